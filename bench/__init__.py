@@ -1,0 +1,1 @@
+"""Benchmark suite for one-shot talking-head models."""

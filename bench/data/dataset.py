@@ -1,0 +1,79 @@
+"""A data set opened from a :class:`~bench.config.DataConfig`: its sequences and validated frame loading."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.config import DataConfig
+from bench.data.io import read_image, read_keypoints, read_segmentation, read_video_frames
+from bench.data.layouts import discover_bilayer, discover_fomm
+from bench.data.types import FrameData, FrameRef, SequenceRef
+from bench.errors import DataError
+
+__all__ = ["Dataset", "open_dataset"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    root: Path
+    layout: str
+    split: str
+    sequences: tuple[SequenceRef, ...]
+    embedded_default: bool = False
+
+    @property
+    def num_frames(self) -> int:
+        return sum(len(s.frames) for s in self.sequences)
+
+    def load(self, sequence: SequenceRef, indices: Sequence[int]) -> list[FrameData]:
+        """Decode and validate the frames ``indices`` of ``sequence``; all must share one size."""
+        videos: dict[Path, list[np.ndarray]] = {}
+        frames = [self._load_frame(sequence.frames[i], videos) for i in indices]
+        first = frames[0]
+        for frame in frames[1:]:
+            if frame.size != first.size:
+                raise DataError(
+                    frame.ref.image,
+                    f"frame is {frame.size[1]}x{frame.size[0]} but {first.ref.image.name} of the same sequence is "
+                    f"{first.size[1]}x{first.size[0]}",
+                    "all frames of a sequence must have one size",
+                )
+        return frames
+
+    def _load_frame(self, ref: FrameRef, videos: dict[Path, list[np.ndarray]]) -> FrameData:
+        if ref.video_index is not None:
+            if ref.image not in videos:
+                videos[ref.image] = read_video_frames(ref.image)
+            decoded = videos[ref.image]
+            if ref.video_index >= len(decoded):
+                raise DataError(ref.image, f"video has {len(decoded)} frames, frame {ref.video_index} requested")
+            image = decoded[ref.video_index]
+        else:
+            image = read_image(ref.image)
+        size = (int(image.shape[0]), int(image.shape[1]))
+        landmarks = read_keypoints(ref.keypoints, ref.image, size) if self.layout == "bilayer" else None
+        segmentation = read_segmentation(ref.segmentation, size) if ref.segmentation is not None else None
+        return FrameData(ref=ref, image=image, landmarks=landmarks, segmentation=segmentation)
+
+
+def open_dataset(config: DataConfig, *, progress: bool = False) -> Dataset:
+    """Open the configured data set; an empty root means the embedded default (generated on first use)."""
+    if config.is_embedded_default:
+        from bench.data.default import ensure_default_dataset
+
+        root = ensure_default_dataset(progress=progress)
+        sequences = discover_bilayer(root, config.split)
+        embedded = True
+    else:
+        root = Path(config.root).expanduser()
+        discover = discover_bilayer if config.layout == "bilayer" else discover_fomm
+        sequences = discover(root, config.split)
+        embedded = False
+    if config.max_sequences > 0:
+        sequences = sequences[: config.max_sequences]
+    layout = "bilayer" if embedded else config.layout
+    return Dataset(root, layout, config.split, tuple(sequences), embedded)

@@ -1,0 +1,106 @@
+"""The model registry: systems under test created by name, with the provenance of their weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from bench.models.protocol import AvatarModel
+from bench.registry import Registry, import_object
+from bench.weights import ResolvedWeight, WeightsLocations, require
+
+__all__ = [
+    "MODELS",
+    "WEIGHT_MARKS",
+    "LoadedModel",
+    "ModelSpec",
+    "WeightsLabel",
+    "create_model",
+    "list_models",
+]
+
+WeightsLabel = Literal["none", "verified", "unverified", "random"]
+# How tables mark a model whose weights are not verified releases.
+WEIGHT_MARKS: dict[str, str] = {
+    "none": "",
+    "verified": "",
+    "unverified": " [unverified weights]",
+    "random": " [RANDOM WEIGHTS]",
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered system. ``factory`` is ``"module:callable"`` called as ``factory(weights=..., seed=...)``
+    where ``weights`` maps weight-registry names to files, or is None for random initialisation."""
+
+    name: str
+    factory: str
+    description: str
+    weights: tuple[str, ...] = ()
+    needs_landmarks: bool = False
+    paper: str = ""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    spec: ModelSpec
+    model: AvatarModel
+    weights_label: WeightsLabel
+    weights: tuple[ResolvedWeight, ...]
+
+    @property
+    def label(self) -> str:
+        """How every table names this model: random or unverified weights are said so."""
+        return self.spec.name + WEIGHT_MARKS[self.weights_label]
+
+    def provenance(self) -> dict[str, object]:
+        return {
+            "model": self.spec.name,
+            "weights_label": self.weights_label,
+            "files": [w.provenance() for w in self.weights],
+        }
+
+
+MODELS: Registry[ModelSpec] = Registry("model")
+
+MODELS.register(
+    "copy-source",
+    ModelSpec("copy-source", "baselines.sanity:create_copy_source", "sanity baseline: returns the source frame"),
+)
+MODELS.register(
+    "oracle",
+    ModelSpec("oracle", "baselines.sanity:create_oracle", "sanity baseline: returns the ground-truth driving frame"),
+)
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    return MODELS.names(pattern)
+
+
+def create_model(
+    name: str,
+    locations: WeightsLocations,
+    *,
+    random_weights: bool = False,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+) -> LoadedModel:
+    """Build a registered model; its weights are resolved and verified offline unless ``random_weights``."""
+    spec = MODELS.get(name)
+    factory = import_object(spec.factory)
+    if not spec.weights:
+        model, label, resolved = factory(weights=None, seed=seed), "none", ()
+    elif random_weights:
+        model, label, resolved = factory(weights=None, seed=seed), "random", ()
+    else:
+        resolved = tuple(require(w, locations) for w in spec.weights)
+        paths = {r.entry.name: r.path for r in resolved}
+        model = factory(weights=paths, seed=seed)
+        verified = all(r.verification in ("verified", "verified-prefix") for r in resolved)
+        label = "verified" if verified else "unverified"
+    if isinstance(model, torch.nn.Module):
+        model = model.to(device).eval()
+    return LoadedModel(spec, model, label, resolved)

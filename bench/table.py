@@ -1,0 +1,49 @@
+"""Console rendering of a run's summary: models x metrics, with direction arrows and weight labels."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from bench.models.zoo import WEIGHT_MARKS
+
+__all__ = ["format_summary"]
+
+
+def _number(value: float) -> str:
+    if math.isnan(value):
+        return "-"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.4f}"
+
+
+def format_summary(summary: pd.DataFrame, counts: pd.DataFrame) -> str:
+    """A fixed-width table: one row per (model, protocol) that produced frames (``counts``: model, weights,
+    protocol, frames), one column per metric of ``summary`` with the better direction marked; "-" where a metric
+    does not apply (distance metrics on cross-reenactment, which has no ground truth)."""
+    if counts.empty:
+        return "(no results)"
+    metrics = list(dict.fromkeys(summary["metric"])) if not summary.empty else []
+    better = dict(zip(summary.get("metric", []), summary.get("higher_is_better", []), strict=True))
+    header = ["model", "protocol", "frames", *[f"{m} {'↑' if better[m] else '↓'}" for m in metrics]]
+    values = {(r.model, r.protocol, r.metric): r.value for r in summary.itertuples()}
+    lines = [
+        [
+            f"{row.model}{WEIGHT_MARKS.get(row.weights, '')}",
+            row.protocol,
+            str(row.frames),
+            *[_number(values.get((row.model, row.protocol, m), math.nan)) for m in metrics],
+        ]
+        for row in counts.itertuples()
+    ]
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+    render = [
+        "  ".join(
+            cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in [header, *lines]
+    ]
+    render.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(render)

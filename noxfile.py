@@ -1,0 +1,56 @@
+"""nox sessions. Environments are reused between runs (``-R`` is implied); torch comes from constraints.txt.
+
+nox -s tests      # the CI suite, offline (sockets disabled), strict markers and config
+nox -s lint       # ruff
+nox -s bench      # the main job: the embedded default run
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "venv"
+
+ROOT = Path(__file__).parent
+CONSTRAINTS = str(ROOT / "constraints.txt")
+
+
+def install(session: nox.Session, *extras: str) -> None:
+    """Install the project (editable) with ``extras``; torch and torchvision pinned by constraints.txt."""
+    target = f".[{','.join(extras)}]" if extras else "."
+    session.install("-c", CONSTRAINTS, "-e", target)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit, conformance, protocol and CLI tests; no network (pytest-socket)."""
+    install(session, "test")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-p",
+        "pytest_socket",
+        "--disable-socket",
+        "--allow-unix-socket",
+        "-m",
+        "not slow and not weights and not gpu and not benchmark_suite",
+        *session.posargs,
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The main job: evaluate the embedded default configuration; extra arguments go to `bilayer-bench run`."""
+    install(session)
+    session.run("bilayer-bench", "run", *session.posargs)

@@ -1,0 +1,146 @@
+"""The evaluation loop and its run records: sanity baselines, failures kept per job, kill and resume."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench.config import DataConfig, RunConfig
+from bench.protocols import Job
+from bench.records import RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, RunDirectory
+from bench.runner import run_benchmark
+
+
+def _config(root: Path, **kwargs: object) -> RunConfig:
+    return RunConfig(data=DataConfig(root=str(root)), threads=1, **kwargs)  # type: ignore[arg-type]
+
+
+def _value(summary: pd.DataFrame, model: str, metric: str, protocol: str = "self") -> float:
+    row = summary[(summary.model == model) & (summary.metric == metric) & (summary.protocol == protocol)]
+    return float(row.value.iloc[0])
+
+
+def test_oracle_is_perfect_and_copy_source_is_not(bilayer_root: Path, tmp_path: Path) -> None:
+    result = run_benchmark(_config(bilayer_root), out_root=tmp_path / "runs", progress=False)
+    assert result.status == "complete" and result.failures.empty
+    assert _value(result.summary, "oracle", "l1") == 0.0
+    assert _value(result.summary, "oracle", "psnr") == float("inf")
+    assert _value(result.summary, "oracle", "ssim") == pytest.approx(1.0)
+    assert _value(result.summary, "copy-source", "l1") > 0.05
+    assert _value(result.summary, "copy-source", "ssim") < 0.9
+    assert set(result.summary.protocol) == {"self"}  # no ground-truth metric applies to cross-reenactment
+
+
+def test_run_directory_contents(bilayer_root: Path, tmp_path: Path) -> None:
+    run_dir = run_benchmark(_config(bilayer_root), out_root=tmp_path / "runs", progress=False).run_dir
+    for name in (
+        "config.toml",
+        "environment.json",
+        "data.json",
+        "weights.json",
+        "frames.csv",
+        "sequences.csv",
+        "timings.csv",
+        "failures.csv",
+        "results.json",
+    ):
+        assert (run_dir / name).is_file(), name
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["schema"] == RESULTS_SCHEMA and results["schema_version"] == RESULTS_SCHEMA_VERSION
+    assert results["jobs"] == {"expected": 12, "ok": 12, "failed": 0}  # (4 self + 2 cross) x 2 models
+    assert results["metrics"]["ssim"]["variant"] == "ssim.gauss11-1.5.valid"
+    assert results["weights"]["oracle"]["weights_label"] == "none"
+    assert results["environment"]["torch_threads"] == 1
+    assert results["data"]["jobs"] == {"self": 4, "cross": 2}
+    frames = pd.read_csv(run_dir / "frames.csv")
+    assert len(frames) == 2 * (4 * 3 + 2 * 4)  # self: 3 drivers per sequence; cross: 4 frames per pair
+    self_rows = frames[frames.protocol == "self"]
+    assert (self_rows.source_frame == 0).all() and not (self_rows.driver_frame == 0).any()
+    timings = pd.read_csv(run_dir / "timings.csv")
+    assert set(timings.stage) == {"prepare", "animate"} and (timings.ms >= 0).all()
+    assert sorted(p.name for p in (run_dir / "samples" / "oracle" / "self").iterdir()) == [
+        "00_1.png",
+        "01_2.png",
+    ]
+
+
+def test_corrupt_frame_fails_its_job_and_keeps_the_others(bilayer_root: Path, tmp_path: Path) -> None:
+    bad = bilayer_root / "imgs" / "test" / "id01" / "vid0" / "seq1" / "2.jpg"
+    bad.write_bytes(b"garbage")
+    result = run_benchmark(_config(bilayer_root, protocol=_self_only()), out_root=tmp_path / "runs", progress=False)
+    assert result.status == "partial"
+    assert set(result.failures.job) == {"self:id01/vid0/seq1"}
+    assert all(str(bad) in error for error in result.failures.error)
+    assert (result.failures.file == str(bad)).all()
+    frames = pd.read_csv(result.run_dir / "frames.csv")
+    assert sorted(set(frames.job)) == ["self:id00/vid0/seq0", "self:id00/vid0/seq1", "self:id01/vid0/seq0"]
+    bad.unlink()  # fix the data set by removing the frame, then resume: only the failed job runs again
+    (bilayer_root / "keypoints" / "test" / "id01" / "vid0" / "seq1" / "2.npy").unlink()
+    resumed = run_benchmark(_config(bilayer_root, protocol=_self_only()), resume=result.run_dir, progress=False)
+    assert resumed.status == "complete" and resumed.failures.empty
+
+
+def _self_only():
+    from bench.config import ProtocolConfig
+
+    return ProtocolConfig(kinds=("self",))
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        ("fake_models:create_nan", "NaN or infinite pixels"),
+        ("fake_models:create_wrong_shape", r"returned \(\d, 1, 32, 32\), expected .*\(\d, 3, 32, 32\)"),
+    ],
+)
+def test_bad_model_outputs_are_recorded(
+    bilayer_root: Path, tmp_path: Path, register_model: Callable[[str, str], None], factory: str, message: str
+) -> None:
+    register_model("broken", factory)
+    result = run_benchmark(_config(bilayer_root, models=("broken", "oracle")), out_root=tmp_path, progress=False)
+    assert set(result.failures.model) == {"broken"}
+    assert result.failures.error.str.contains(message).all()
+    assert _value(result.summary, "oracle", "l1") == 0.0
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_killed_run_resumes_to_the_same_records(bilayer_root: Path, tmp_path: Path) -> None:
+    config = _config(bilayer_root)
+    whole = run_benchmark(config, out_root=tmp_path / "whole", progress=False).run_dir
+
+    seen: list[str] = []
+
+    def kill_after_three(job: Job) -> None:
+        seen.append(job.id)
+        if len(seen) == 3:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        run_benchmark(config, out_root=tmp_path / "killed", progress=False, on_job_done=kill_after_three)
+    (interrupted,) = (tmp_path / "killed").iterdir()
+    assert not (interrupted / "results.json").exists()
+    assert len(RunDirectory.open(interrupted).read_parts()) == 3 * 2
+
+    ran: list[str] = []
+    run_benchmark(config, resume=interrupted, progress=False, on_job_done=lambda job: ran.append(job.id))
+    for name in ("frames.csv", "sequences.csv", "failures.csv"):
+        assert (interrupted / name).read_bytes() == (whole / name).read_bytes(), name
+    summary = [json.loads((d / "results.json").read_text())["summary"] for d in (whole, interrupted)]
+    assert summary[0] == summary[1]
+    assert len(ran) == 6  # every job is visited, but the finished ones are skipped
+    timings = pd.read_csv(interrupted / "timings.csv")
+    assert len(timings[timings.stage == "prepare"]) == 12  # each (model, job) ran exactly once overall
+
+
+def test_resume_of_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    from bench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not a run directory"):
+        RunDirectory.open(tmp_path)
