@@ -30,7 +30,7 @@ from bench.metrics import METRICS
 from bench.models import Frames, LoadedModel, create_model, frames_from_data
 from bench.protocols import Job, SkippedSequence, build_jobs
 from bench.records import RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, RunDirectory, atomic_write
-from bench.weights import WeightsLocations
+from bench.weights import WeightsLocations, file_sha256
 
 __all__ = ["RunSummary", "run_benchmark"]
 
@@ -178,9 +178,11 @@ def _process_job(
 
 
 def _data_info(dataset: Dataset, skipped: Sequence[SkippedSequence], jobs: Sequence[Job]) -> dict[str, Any]:
+    manifest = dataset.root / "MANIFEST.json"  # written by the embedded default's generator
     return {
         "root": str(dataset.root),
         "embedded_default": dataset.embedded_default,
+        "manifest_sha256": file_sha256(manifest) if manifest.is_file() else None,
         "layout": dataset.layout,
         "split": dataset.split,
         "num_sequences": len(dataset.sequences),

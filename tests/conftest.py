@@ -66,12 +66,12 @@ def bilayer_root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def register_model() -> Iterator[Callable[[str, str], None]]:
-    """Register a model factory ("module:callable") for one test."""
+def register_model() -> Iterator[Callable[..., None]]:
+    """Register a model factory ("module:callable"), optionally needing weight files, for one test."""
     added: list[str] = []
 
-    def add(name: str, factory: str) -> None:
-        MODELS.register(name, ModelSpec(name, factory, f"test model {name}"))
+    def add(name: str, factory: str, weights: tuple[str, ...] = ()) -> None:
+        MODELS.register(name, ModelSpec(name, factory, f"test model {name}", weights=weights))
         added.append(name)
 
     yield add

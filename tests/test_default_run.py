@@ -33,6 +33,7 @@ def test_oracle_is_perfect_copy_source_is_not(default_run: RunSummary) -> None:
 def test_default_run_covers_the_data_set(default_run: RunSummary) -> None:
     results = json.loads((default_run.run_dir / "results.json").read_text())
     assert results["data"]["embedded_default"] is True
+    assert len(results["data"]["manifest_sha256"]) == 64
     assert results["data"]["num_sequences"] == 16 and results["data"]["num_frames"] == 128
     assert results["data"]["jobs"] == {"self": 16, "cross": 4}
     frames = pd.read_csv(default_run.run_dir / "frames.csv")

@@ -144,3 +144,28 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="not a run directory"):
         RunDirectory.open(tmp_path)
+
+
+def test_models_needing_weights_fail_clearly_or_run_labelled_random(
+    bilayer_root: Path, tmp_path: Path, register_model: Callable[..., None]
+) -> None:
+    from bench.errors import WeightsError
+    from bench.table import format_summary
+    from bench.weights import WeightsLocations
+
+    register_model("needs-vox", "fake_models:create_shift", ("fomm.vox-cpk",))
+    empty = WeightsLocations(weights_dir=tmp_path / "weights", use_packages=False)
+    config = _config(bilayer_root, models=("needs-vox",))
+    with pytest.raises(WeightsError, match=r"vox-cpk.pth.tar .* not found.*WEIGHTS_DIR/vox-cpk.pth.tar"):
+        run_benchmark(config, out_root=tmp_path / "runs", locations=empty, progress=False)
+
+    random = _config(bilayer_root, models=("needs-vox", "oracle"), random_weights=True)
+    result = run_benchmark(random, out_root=tmp_path / "runs", locations=empty, progress=False)
+    assert "needs-vox [RANDOM WEIGHTS]" in format_summary(result.summary, result.counts)
+    frames = pd.read_csv(result.run_dir / "frames.csv")
+    assert set(frames[frames.model == "needs-vox"].weights) == {"random"}
+    assert set(frames[frames.model == "oracle"].weights) == {"none"}
+    results = json.loads((result.run_dir / "results.json").read_text())
+    assert {r["weights"] for r in results["summary"] if r["model"] == "needs-vox"} == {"random"}
+    assert results["weights"]["needs-vox"]["weights_label"] == "random"
+    assert _value(result.summary, "needs-vox", "l1") > 0.0  # the shifted driver is close, not equal

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 from .render import SynthFrame, render_frames
 from .spec import GENERATOR_VERSION, SynthSpec
@@ -71,29 +72,29 @@ def generate_dataset(root: Path | str, spec: SynthSpec | None = None, *, progres
     _prepare_root(root)
     frames: list[dict[str, Any]] = []
     digests: dict[str, str] = {}
-    for person in spec.persons:
-        for video in range(spec.videos_per_person):
-            if progress:
-                logger.info("synth: rendering %s/%s", person, video_name(video))
-            for index, frame in enumerate(render_frames(person, video, spec)):
-                sequence, number = divmod(index, spec.frames_per_sequence)
-                parts = (spec.split, person, video_name(video), sequence_name(sequence), frame_name(number))
-                rel = "/".join(parts)
-                entry = {
-                    "person": person,
-                    "video": video_name(video),
-                    "sequence": sequence_name(sequence),
-                    "frame": frame_name(number),
-                    "image": f"imgs/{rel}.jpg",
-                    "keypoints": f"keypoints/{rel}.npy",
-                    "seg": f"segs/{rel}.png",
-                }
-                for key, payload in zip(("image", "keypoints", "seg"), encode_frame(frame), strict=True):
-                    path = root / entry[key]
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(payload)
-                    digests[entry[key]] = hashlib.sha256(payload).hexdigest()
-                frames.append(entry)
+    videos = [(person, video) for person in spec.persons for video in range(spec.videos_per_person)]
+    bar = tqdm(videos, desc="generating data set", unit="video", disable=None if progress else True)
+    for person, video in bar:
+        # one video timeline: its sequences are consecutive segments
+        for index, frame in enumerate(render_frames(person, video, spec)):
+            sequence, number = divmod(index, spec.frames_per_sequence)
+            parts = (spec.split, person, video_name(video), sequence_name(sequence), frame_name(number))
+            rel = "/".join(parts)
+            entry = {
+                "person": person,
+                "video": video_name(video),
+                "sequence": sequence_name(sequence),
+                "frame": frame_name(number),
+                "image": f"imgs/{rel}.jpg",
+                "keypoints": f"keypoints/{rel}.npy",
+                "seg": f"segs/{rel}.png",
+            }
+            for key, payload in zip(("image", "keypoints", "seg"), encode_frame(frame), strict=True):
+                path = root / entry[key]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(payload)
+                digests[entry[key]] = hashlib.sha256(payload).hexdigest()
+            frames.append(entry)
     spec_dict = dataclasses.asdict(spec)
     spec_dict["persons"] = list(spec.persons)
     manifest: dict[str, Any] = {
