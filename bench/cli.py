@@ -67,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     weights.add_argument("--weights-dir", help="folder with the real weight files")
     weights.add_argument("--no-verify", action="store_true", help="do not hash the files found")
     sub.add_parser("models", help="list registered models")
+    conformance = sub.add_parser(
+        "conformance",
+        help="check a model against golden data of the original code",
+        description="Load CASE_DIR's checkpoint through the public loading API, run its inputs, compare every "
+        "array of the case we produce, print the max error per array; exit 1 if any is over tolerance.",
+    )
+    conformance.add_argument("model", choices=["bilayer", "fomm"], help="which model family")
+    conformance.add_argument("case_dir", type=Path, help="a case folder in the format of shared/conformance/*/")
     sub.add_parser("data", help="generate the embedded default data set if needed and print its root")
     return parser
 
@@ -157,7 +165,27 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "weights": _cmd_weights, "models": _cmd_models, "data": _cmd_data}
+def _cmd_conformance(args: argparse.Namespace) -> int:
+    from bench.conformance import CHECKS, format_comparisons
+    from bench.errors import DataError
+    from bench.registry import import_object
+
+    if not args.case_dir.is_dir():
+        raise DataError(
+            args.case_dir, "conformance case folder not found", "pass a folder like shared/conformance/fomm"
+        )
+    rows = import_object(CHECKS.get(args.model))(args.case_dir)
+    print(format_comparisons(rows))
+    return 0 if all(r.passed for r in rows) else 1
+
+
+COMMANDS = {
+    "run": _cmd_run,
+    "weights": _cmd_weights,
+    "models": _cmd_models,
+    "data": _cmd_data,
+    "conformance": _cmd_conformance,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,6 +28,7 @@ from bench.environment import collect_environment, utc_now
 from bench.errors import BenchError, DataError, ModelOutputError
 from bench.metrics import METRICS
 from bench.models import Frames, LoadedModel, create_model, frames_from_data
+from bench.models.protocol import begin_sequence
 from bench.protocols import Job, SkippedSequence, build_jobs
 from bench.records import RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, RunDirectory, atomic_write
 from bench.weights import WeightsLocations, file_sha256
@@ -74,6 +75,12 @@ class _JobRunner:
             start = time.perf_counter()
             state = model.prepare(source)
             timings.append({"stage": "prepare", "frames": 1, "ms": (time.perf_counter() - start) * 1e3})
+            if hasattr(model, "begin_sequence"):
+                start = time.perf_counter()
+                state = begin_sequence(model, state, driver)
+                timings.append(
+                    {"stage": "begin_sequence", "frames": len(driver), "ms": (time.perf_counter() - start) * 1e3}
+                )
             outputs = []
             for first in range(0, len(driver), self.config.batch_size):
                 batch = driver[first : first + self.config.batch_size]

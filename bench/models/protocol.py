@@ -4,6 +4,11 @@
 enhancement; FOMM: source keypoints and encoder features). ``animate(state, driver) -> images`` does only the
 per-frame work. Both take :class:`Frames`; models in ``bilayer/`` and ``baselines/`` read its attributes and
 never import ``bench``.
+
+Optional: ``begin_sequence(state, drivers) -> state`` is called once per job, after ``prepare`` and before the
+first ``animate``, with *all* driving frames of the job, for work that depends on the driving sequence as a
+whole (FOMM's relative motion needs the initial driving frame, or the best-matching one). Its cost is timed
+as its own stage, never as per-frame cost.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import torch
 
 from bench.data.types import FrameData
 
-__all__ = ["AvatarModel", "Frames", "frames_from_data"]
+__all__ = ["AvatarModel", "Frames", "begin_sequence", "frames_from_data"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,12 @@ class AvatarModel(Protocol):
     def animate(self, state: Any, driver: Frames) -> torch.Tensor:
         """Per-frame work: (N, 3, H, W) float images in [0, 1], aligned with ``driver.image``."""
         ...
+
+
+def begin_sequence(model: AvatarModel, state: Any, drivers: Frames) -> Any:
+    """Call the model's optional per-sequence hook; models without one keep their state."""
+    hook = getattr(model, "begin_sequence", None)
+    return state if hook is None else hook(state, drivers)
 
 
 def frames_from_data(frames: Sequence[FrameData], device: torch.device | str = "cpu") -> Frames:

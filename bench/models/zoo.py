@@ -42,6 +42,7 @@ class ModelSpec:
     weights: tuple[str, ...] = ()
     needs_landmarks: bool = False
     paper: str = ""
+    always_random: bool = False  # tiny test variants: random weights by design, labelled so
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,9 @@ def create_model(
     """Build a registered model; its weights are resolved and verified offline unless ``random_weights``."""
     spec = MODELS.get(name)
     factory = import_object(spec.factory)
-    if not spec.weights:
+    if spec.always_random:
+        model, label, resolved = factory(weights=None, seed=seed), "random", ()
+    elif not spec.weights:
         model, label, resolved = factory(weights=None, seed=seed), "none", ()
     elif random_weights:
         model, label, resolved = factory(weights=None, seed=seed), "random", ()
@@ -104,3 +107,49 @@ def create_model(
     if isinstance(model, torch.nn.Module):
         model = model.to(device).eval()
     return LoadedModel(spec, model, label, resolved)
+
+
+_FOMM_PAPER = "Siarohin et al., NeurIPS 2019"
+MODELS.register(
+    "fomm.vox256",
+    ModelSpec(
+        "fomm.vox256",
+        "baselines.fomm.factory:create_vox256",
+        "First Order Motion Model vox-256, absolute keypoints (reconstruction protocol)",
+        weights=("fomm.vox-cpk",),
+        paper=_FOMM_PAPER,
+    ),
+)
+MODELS.register(
+    "fomm.vox256.relative",
+    ModelSpec(
+        "fomm.vox256.relative",
+        "baselines.fomm.factory:create_vox256_relative",
+        "First Order Motion Model vox-256, relative keypoints with adapted movement scale (demo.py --relative "
+        "--adapt_scale)",
+        weights=("fomm.vox-cpk",),
+        paper=_FOMM_PAPER,
+    ),
+)
+MODELS.register(
+    "fomm.vox256.best-frame",
+    ModelSpec(
+        "fomm.vox256.best-frame",
+        "baselines.fomm.factory:create_vox256_best_frame",
+        "First Order Motion Model vox-256, relative keypoints, adapted scale, from the best frame by 68 landmarks "
+        "(demo.py --relative --adapt_scale --find_best_frame)",
+        weights=("fomm.vox-cpk",),
+        needs_landmarks=True,
+        paper=_FOMM_PAPER,
+    ),
+)
+MODELS.register(
+    "fomm.tiny",
+    ModelSpec(
+        "fomm.tiny",
+        "baselines.fomm.factory:create_tiny",
+        "First Order Motion Model, tiny config (64x64, random weights by design) for CPU tests",
+        paper=_FOMM_PAPER,
+        always_random=True,
+    ),
+)

@@ -1,0 +1,87 @@
+"""Factories registered in the model registry (``fomm.vox256``, ``fomm.vox256.relative``,
+``fomm.vox256.best-frame``, ``fomm.tiny``), each called as ``factory(weights=..., seed=...)``.
+
+``weights`` maps the weight-registry name ``"fomm.vox-cpk"`` to the released ``vox-cpk.pth.tar``; ``None`` means
+random initialisation (PyTorch's defaults, as the original code initialises) seeded by ``seed``, without touching
+the caller's global random state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from baselines.fomm.checkpoint import FommCheckpointError
+from baselines.fomm.config import DenseMotionParams, FommConfig, GeneratorParams, KeypointDetectorParams
+from baselines.fomm.model import FommModel, LandmarksFn
+
+__all__ = [
+    "WEIGHTS_NAME",
+    "create_tiny",
+    "create_vox256",
+    "create_vox256_best_frame",
+    "create_vox256_relative",
+    "tiny_config",
+]
+
+WEIGHTS_NAME = "fomm.vox-cpk"
+
+
+def tiny_config() -> FommConfig:
+    """A small config like the conformance ``config_small.json`` (64x64 frames), for CPU tests."""
+    return FommConfig(
+        num_kp=10,
+        kp_detector=KeypointDetectorParams(block_expansion=8, max_features=32, num_blocks=3),
+        generator=GeneratorParams(
+            block_expansion=8,
+            max_features=32,
+            num_bottleneck_blocks=2,
+            dense_motion=DenseMotionParams(block_expansion=8, max_features=32, num_blocks=3),
+        ),
+        frame_shape=(64, 64),
+    )
+
+
+def _build(
+    config: FommConfig, weights: Mapping[str, Path] | None, seed: int, landmarks_fn: LandmarksFn | None = None, **options: bool
+) -> FommModel:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = FommModel(config, landmarks_fn=landmarks_fn, **options)
+    if weights is not None:
+        if WEIGHTS_NAME not in weights:
+            raise FommCheckpointError(
+                f"no {WEIGHTS_NAME!r} in the weights given ({', '.join(weights) or 'none'}); pass "
+                f"weights={{{WEIGHTS_NAME!r}: Path('vox-cpk.pth.tar')}} or weights=None for random weights"
+            )
+        model.load_checkpoint(weights[WEIGHTS_NAME])
+    return model
+
+
+def create_vox256(weights: Mapping[str, Path] | None = None, seed: int = 0) -> FommModel:
+    """vox-256 with absolute keypoints: FOMM's reconstruction protocol."""
+    return _build(FommConfig.vox256(), weights, seed)
+
+
+def create_vox256_relative(weights: Mapping[str, Path] | None = None, seed: int = 0) -> FommModel:
+    """vox-256 with relative keypoints and adapted movement scale (``demo.py --relative --adapt_scale``)."""
+    return _build(FommConfig.vox256(), weights, seed, relative=True, adapt_movement_scale=True)
+
+
+def create_vox256_best_frame(
+    weights: Mapping[str, Path] | None = None, seed: int = 0, landmarks_fn: LandmarksFn | None = None
+) -> FommModel:
+    """As :func:`create_vox256_relative`, from the best frame (``--find_best_frame``), by 68-point landmarks of
+    the frames or of ``landmarks_fn``."""
+    return _build(
+        FommConfig.vox256(), weights, seed, landmarks_fn, relative=True, adapt_movement_scale=True, best_frame=True
+    )
+
+
+def create_tiny(weights: Mapping[str, Path] | None = None, seed: int = 0) -> FommModel:
+    """:func:`tiny_config` with random weights (absolute keypoints): real forward passes in milliseconds."""
+    if weights:
+        raise FommCheckpointError("fomm.tiny has random weights by design; call create_tiny(weights=None)")
+    return _build(tiny_config(), None, seed)

@@ -1,0 +1,63 @@
+"""Comparing our arrays with golden ones and printing the verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["Comparison", "compare", "format_comparisons"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    shape: tuple[int, ...]
+    max_abs_error: float
+    tolerance: float
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.max_abs_error <= self.tolerance
+
+
+def compare(
+    name: str, ours: np.ndarray | torch.Tensor, golden: np.ndarray, tolerance: float, note: str = ""
+) -> Comparison:
+    """Max absolute difference after checking shapes; a shape mismatch or a NaN counts as an infinite error."""
+    array = ours.detach().cpu().numpy() if isinstance(ours, torch.Tensor) else np.asarray(ours)
+    golden = np.asarray(golden)
+    if array.shape != golden.shape:
+        array = array.reshape(golden.shape) if array.size == golden.size else array
+    if array.shape != golden.shape:
+        return Comparison(name, tuple(golden.shape), float("inf"), tolerance, f"shape {array.shape} != {golden.shape}")
+    if array.size == 0:
+        return Comparison(name, tuple(golden.shape), 0.0, tolerance, note)
+    error = np.abs(array.astype(np.float64) - golden.astype(np.float64))
+    worst = float("inf") if np.isnan(error).any() else float(error.max())
+    return Comparison(name, tuple(golden.shape), worst, tolerance, note)
+
+
+def format_comparisons(rows: Sequence[Comparison]) -> str:
+    header = ("array", "shape", "max abs error", "tolerance", "verdict")
+    lines = [
+        (
+            r.name,
+            "x".join(map(str, r.shape)),
+            f"{r.max_abs_error:.3e}",
+            f"{r.tolerance:.0e}",
+            ("ok" if r.passed else "FAIL") + (f" ({r.note})" if r.note else ""),
+        )
+        for r in rows
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *lines]) for i in range(len(header))]
+    render = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *lines]]
+    render.insert(1, "  ".join("-" * w for w in widths))
+    failed = sum(not r.passed for r in rows)
+    render.append(
+        f"{len(rows) - failed} of {len(rows)} arrays within tolerance" + (f"; {failed} FAILED" if failed else "")
+    )
+    return "\n".join(render)
