@@ -75,6 +75,38 @@ MODELS.register(
     "oracle",
     ModelSpec("oracle", "baselines.sanity:create_oracle", "sanity baseline: returns the ground-truth driving frame"),
 )
+BILAYER_PAPER = "Zakharov et al., Fast Bi-layer Neural Synthesis of One-Shot Realistic Head Avatars, ECCV 2020"
+MODELS.register(
+    "bilayer.paper",
+    ModelSpec(
+        "bilayer.paper",
+        "bilayer.factory:create_paper",
+        "bi-layer avatar model, released runs (paper main 2225 + enhancer 1225)",
+        weights=tuple(
+            f"bilayer.{net}"
+            for net in (
+                "identity_embedder",
+                "texture_generator",
+                "keypoints_embedder",
+                "inference_generator",
+                "texture_enhancer",
+            )
+        ),
+        needs_landmarks=True,
+        paper=BILAYER_PAPER,
+    ),
+)
+MODELS.register(
+    "bilayer.tiny",
+    ModelSpec(
+        "bilayer.tiny",
+        "bilayer.factory:create_tiny",
+        "bi-layer architecture at 64x64 with few channels, random weights (CPU tests)",
+        needs_landmarks=True,
+        paper=BILAYER_PAPER,
+        always_random=True,
+    ),
+)
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -104,8 +136,10 @@ def create_model(
         model = factory(weights=paths, seed=seed)
         verified = all(r.verification in ("verified", "verified-prefix") for r in resolved)
         label = "verified" if verified else "unverified"
-    if isinstance(model, torch.nn.Module):
-        model = model.to(device).eval()
+    if hasattr(model, "to"):  # torch modules and model wrappers that own modules
+        model = model.to(device)
+    if hasattr(model, "eval"):
+        model = model.eval()
     return LoadedModel(spec, model, label, resolved)
 
 
