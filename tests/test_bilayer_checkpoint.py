@@ -57,7 +57,8 @@ def test_paper_networks_match_the_full_size_manifest(entry: str, harmonic: bool 
     expected = {k: (v["shape"], v["dtype"]) for k, v in manifest["networks"][entry].items()}
     cfg = BilayerConfig.paper() if harmonic is None else BilayerConfig(pse_use_harmonic_enc=harmonic)
     model = BilayerModel(cfg)
-    network = getattr(model, entry.split("__", maxsplit=1)[0])
+    name = entry.split("__", maxsplit=1)[0]
+    network = getattr(model, name)
     assert _released_layout(network) == expected
     count = sum(p.numel() for p in network.parameters())
     key = (

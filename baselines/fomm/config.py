@@ -110,7 +110,7 @@ class FommConfig:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as error:
-            raise FommConfigError(f"{path}: cannot read the FOMM config ({error}); pass e.g. config/vox-256.yaml")
+            raise FommConfigError(f"{path}: cannot read the FOMM config ({error}); pass e.g. vox-256.yaml") from error
         try:
             data = json.loads(text) if path.suffix.lower() == ".json" else parse_yaml_subset(text)
         except ValueError as error:
@@ -123,7 +123,9 @@ class FommConfig:
         """The original layout (the inverse of :meth:`from_dict`)."""
         kp = {f.name: getattr(self.kp_detector, f.name) for f in fields(KeypointDetectorParams)}
         gen = {f.name: getattr(self.generator, f.name) for f in fields(GeneratorParams) if f.name != "dense_motion"}
-        gen["dense_motion_params"] = {f.name: getattr(self.generator.dense_motion, f.name) for f in fields(DenseMotionParams)}
+        gen["dense_motion_params"] = {
+            f.name: getattr(self.generator.dense_motion, f.name) for f in fields(DenseMotionParams)
+        }
         return {
             "dataset_params": {"frame_shape": [*self.frame_shape, self.num_channels]},
             "model_params": {
@@ -141,7 +143,9 @@ class FommConfig:
 def _section(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
     value = data.get(key) if isinstance(data, Mapping) else None
     if not isinstance(value, Mapping):
-        raise FommConfigError(f"{where}: missing section {key!r}; expected the layout of first-order-model's vox-256.yaml")
+        raise FommConfigError(
+            f"{where}: missing section {key!r}; expected the layout of first-order-model's vox-256.yaml"
+        )
     return value
 
 

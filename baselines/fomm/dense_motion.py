@@ -61,7 +61,9 @@ class DenseMotionNetwork(nn.Module):
         )
         features = self.hourglass.out_filters
         self.mask = nn.Conv2d(features, config.num_kp + 1, kernel_size=7, padding=3)
-        self.occlusion = nn.Conv2d(features, 1, kernel_size=7, padding=3) if config.generator.estimate_occlusion_map else None
+        self.occlusion = (
+            nn.Conv2d(features, 1, kernel_size=7, padding=3) if config.generator.estimate_occlusion_map else None
+        )
         self.kp_variance = params.kp_variance
         scale = params.scale_factor
         self.down = AntiAliasDownsample(config.num_channels, scale) if scale != 1 else None

@@ -45,17 +45,21 @@ def tiny_config() -> FommConfig:
 
 
 def _build(
-    config: FommConfig, weights: Mapping[str, Path] | None, seed: int, landmarks_fn: LandmarksFn | None = None, **options: bool
+    config: FommConfig,
+    weights: Mapping[str, Path] | None,
+    seed: int,
+    landmarks_fn: LandmarksFn | None = None,
+    **options: bool,
 ) -> FommModel:
+    if weights is not None and WEIGHTS_NAME not in weights:
+        raise FommCheckpointError(
+            f"no {WEIGHTS_NAME!r} in the weights given ({', '.join(weights) or 'none'}); pass "
+            f"weights={{{WEIGHTS_NAME!r}: Path('vox-cpk.pth.tar')}} or weights=None for random weights"
+        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = FommModel(config, landmarks_fn=landmarks_fn, **options)
     if weights is not None:
-        if WEIGHTS_NAME not in weights:
-            raise FommCheckpointError(
-                f"no {WEIGHTS_NAME!r} in the weights given ({', '.join(weights) or 'none'}); pass "
-                f"weights={{{WEIGHTS_NAME!r}: Path('vox-cpk.pth.tar')}} or weights=None for random weights"
-            )
         model.load_checkpoint(weights[WEIGHTS_NAME])
     return model
 
