@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bilayer.fast_blocks import CL, phase_kernels
 from bilayer.layers import NEGATIVE_SLOPE, AdaptiveConv1x1, AdaptiveNorm, ResBlock
 
 __all__ = ["FoldedGenerator", "fold_generator", "run_folded"]
@@ -30,7 +31,7 @@ class FoldedBlock:
     shift1: torch.Tensor
     conv1_weight: torch.Tensor  # (C_out, C_in, 3, 3), norm2 folded in
     conv1_bias: torch.Tensor
-    phase_weights: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # (C_out, C_out, 2, 2) per (a, b)
+    phase_weights: tuple[torch.Tensor, ...]  # (C_out, C_out, 2, 2) per output phase (a, b), row-major
     conv2_bias: torch.Tensor
     skip_weight: torch.Tensor  # (C_out, C_in, 1, 1)
     skip_bias: torch.Tensor
@@ -58,24 +59,6 @@ def _affine(norm: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     return scale, bias - bn.running_mean * scale
 
 
-def _phase_weights(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """2x2 kernels of a 3x3 conv applied after x2 nearest upsampling, for output phases (0,0), (0,1), (1,0), (1,1).
-
-    Phase 0 of an axis reads low-res offsets (-1, 0): taps (w[0], w[1] + w[2]); phase 1 reads (0, +1):
-    taps (w[0] + w[1], w[2]).
-    """
-    rows = (
-        torch.stack([weight[:, :, 0], weight[:, :, 1] + weight[:, :, 2]], 2),
-        torch.stack([weight[:, :, 0] + weight[:, :, 1], weight[:, :, 2]], 2),
-    )
-    phases = []
-    for a in (0, 1):
-        r = rows[a]
-        cols = (torch.stack([r[..., 0], r[..., 1] + r[..., 2]], 3), torch.stack([r[..., 0] + r[..., 1], r[..., 2]], 3))
-        phases.extend(c.contiguous() for c in cols)
-    return phases[0], phases[1], phases[2], phases[3]
-
-
 def _fold_block(block: ResBlock) -> FoldedBlock:
     norm1, _, conv1, norm2, _ = block.block_feats
     _, conv2 = block.block
@@ -87,11 +70,11 @@ def _fold_block(block: ResBlock) -> FoldedBlock:
     return FoldedBlock(
         scale1=s1.view(1, -1, 1, 1),
         shift1=t1.view(1, -1, 1, 1),
-        conv1_weight=conv1.weight * s2.view(-1, 1, 1, 1),
+        conv1_weight=(conv1.weight * s2.view(-1, 1, 1, 1)).contiguous(memory_format=CL),
         conv1_bias=conv1.bias * s2 + t2,
-        phase_weights=_phase_weights(conv2.weight),
+        phase_weights=tuple(phase_kernels(conv2.weight)),
         conv2_bias=conv2.bias,
-        skip_weight=skip.weight[0],
+        skip_weight=skip.weight[0].contiguous(memory_format=CL),
         skip_bias=skip.bias[0],  # type: ignore[index]
     )
 
@@ -105,7 +88,7 @@ def fold_generator(gen: nn.Module, segmentation: bool) -> FoldedGenerator:
         blocks=tuple(_fold_block(b) for b in blocks),
         final_scale=scale.view(1, -1, 1, 1),
         final_shift=shift.view(1, -1, 1, 1),
-        head_weight=torch.cat([h.weight for h in heads]),
+        head_weight=torch.cat([h.weight for h in heads]).contiguous(memory_format=CL),
         head_bias=torch.cat([h.bias for h in heads]),
         segmentation=segmentation,
     )
@@ -115,31 +98,25 @@ def _upsample_conv(h: torch.Tensor, block: FoldedBlock, skip: torch.Tensor) -> t
     """conv3x3(upsample2(h)) + upsample2(skip), computed per output phase at low resolution."""
     n, _, height, width = h.shape
     padded = F.pad(h, (1, 1, 1, 1))
-    phases = []
+    out = torch.empty(n, skip.shape[1], 2 * height, 2 * width, dtype=h.dtype, device=h.device, memory_format=CL)
     for index, weight in enumerate(block.phase_weights):
         a, b = divmod(index, 2)
         window = padded[:, :, a : a + height + 1, b : b + width + 1]
-        phases.append(F.conv2d(window, weight, block.conv2_bias).add_(skip))
-    stacked = torch.stack(phases, 2)  # (N, C, 4, H, W), phase index = 2a + b
-    channels = stacked.shape[1]
-    return (
-        stacked.view(n, channels, 2, 2, height, width)
-        .permute(0, 1, 4, 2, 5, 3)
-        .reshape(n, channels, 2 * height, 2 * width)
-    )
+        out[:, :, a::2, b::2] = F.conv2d(window, weight, block.conv2_bias).add_(skip)
+    return out
 
 
 def run_folded(
     folded: FoldedGenerator, pose_embeds: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """(raw UV deltas (tanh), raw LF RGB (tanh), segmentation logits) for pose embeddings (N, C, s, s)."""
-    x = pose_embeds
+    x = pose_embeds.contiguous(memory_format=CL)
     for block in folded.blocks:
         h = F.leaky_relu(torch.addcmul(block.shift1, x, block.scale1), NEGATIVE_SLOPE)
         h = F.leaky_relu(F.conv2d(h, block.conv1_weight, block.conv1_bias, padding=1), NEGATIVE_SLOPE, inplace=True)
         skip = F.conv2d(x, block.skip_weight, block.skip_bias)
         x = _upsample_conv(h, block, skip)
     x = F.leaky_relu(torch.addcmul(folded.final_shift, x, folded.final_scale), NEGATIVE_SLOPE, inplace=True)
-    heads = F.conv2d(x, folded.head_weight, folded.head_bias, padding=1)
+    heads = F.conv2d(x, folded.head_weight, folded.head_bias, padding=1).contiguous()  # NCHW: contiguous heads
     uv, rgb = torch.tanh(heads[:, 0:2]), torch.tanh(heads[:, 2:5])
     return uv, rgb, heads[:, 5:6] if folded.segmentation else None

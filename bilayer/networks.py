@@ -1,7 +1,9 @@
 """The five networks of the bi-layer model, with the module names of the released checkpoints.
 
 Each class is the "network wrapper" of one checkpoint file: its ``state_dict`` keys (after folding spectral
-norm, see :mod:`bilayer.checkpoint`) are those of ``EPOCH_NETWORK.pth``.
+norm, see :mod:`bilayer.checkpoint`) are those of ``EPOCH_NETWORK.pth``. Forward passes run the layers through
+:mod:`bilayer.fast_blocks` (same function, fewer multiply-adds, channels-last layout); the inference
+generator's per-frame pass is folded per avatar by :mod:`bilayer.fast`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bilayer.config import BilayerConfig
+from bilayer.fast_blocks import run_block, run_sequence
 from bilayer.layers import AdaptiveNorm, ResBlock, adaptive_modules, leaky_relu, spade_norms
 
 __all__ = [
@@ -52,11 +55,11 @@ class IdentityEmbedder(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``inputs`` (B, 6, H, W) -> (encoder output, embeddings); one source frame per avatar."""
-        outputs = self.net.enc(inputs)
+        outputs = run_sequence(self.net.enc, inputs.contiguous(memory_format=torch.channels_last))
         encoded = outputs
         embeds = []
         for block in self.net.dec_blocks:
-            outputs, feats = block.forward_with_feats(outputs)
+            outputs, feats = run_block(block, outputs, with_feats=True)
             embeds.append(feats)
         return encoded, embeds
 
@@ -162,8 +165,9 @@ class TextureGenerator(nn.Module):
         params = self.prj_tex(embeds)
         assign_adaptive(self.gen_tex, params, "texture generator")
         batch = embeds[0].shape[0]
-        outputs = self.gen_tex.blocks(self.gen_tex_input.expand(batch, -1, -1, -1))
-        return self.gen_tex.heads[0](outputs), params
+        start = self.gen_tex_input.expand(batch, -1, -1, -1).contiguous(memory_format=torch.channels_last)
+        outputs = run_sequence(self.gen_tex.blocks, start)
+        return torch.tanh(run_sequence(self.gen_tex.heads[0][:1], outputs)), params
 
 
 class _MLP(nn.Module):
@@ -286,4 +290,5 @@ class TextureEnhancer(nn.Module):
         self.net = _EnhNet(cfg)
 
     def forward(self, texture: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
-        return self.net.blocks(torch.cat([texture, gradient], dim=1))
+        inputs = torch.cat([texture, gradient], dim=1).contiguous(memory_format=torch.channels_last)
+        return run_sequence(self.net.blocks, inputs)

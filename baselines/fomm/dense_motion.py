@@ -83,16 +83,29 @@ class DenseMotionNetwork(nn.Module):
         identity = grid.expand(n, 1, *grid.shape)
         return torch.cat([identity, motions], dim=1)
 
+    def source_heatmaps(self, small_source: torch.Tensor, kp_source: Keypoints) -> torch.Tensor:
+        """Gaussians (1, K, h, w) around the source keypoints (depends on the source only)."""
+        h, w = small_source.shape[-2:]
+        grid = coordinate_grid(h, w, dtype=small_source.dtype, device=small_source.device)
+        return gaussian_heatmaps(kp_source.value, grid, self.kp_variance)
+
     def forward(
-        self, small_source: torch.Tensor, kp_driving: Keypoints, kp_source: Keypoints, *, align_corners: bool = True
+        self,
+        small_source: torch.Tensor,
+        kp_driving: Keypoints,
+        kp_source: Keypoints,
+        *,
+        align_corners: bool = True,
+        source_heatmaps: torch.Tensor | None = None,
     ) -> DenseMotion:
-        """``small_source`` is :meth:`downsample` of the source (batch 1, or one per driving keypoint set)."""
+        """``small_source`` is :meth:`downsample` of the source (batch 1, or one per driving keypoint set);
+        ``source_heatmaps`` is :meth:`source_heatmaps`, computed here when not given."""
         n = kp_driving.value.shape[0]
         h, w = small_source.shape[-2:]
         grid = coordinate_grid(h, w, dtype=small_source.dtype, device=small_source.device)
-        difference = gaussian_heatmaps(kp_driving.value, grid, self.kp_variance) - gaussian_heatmaps(
-            kp_source.value, grid, self.kp_variance
-        ).expand(n, -1, -1, -1)
+        if source_heatmaps is None:
+            source_heatmaps = self.source_heatmaps(small_source, kp_source)
+        difference = gaussian_heatmaps(kp_driving.value, grid, self.kp_variance) - source_heatmaps
         heatmaps = torch.cat([difference.new_zeros(n, 1, h, w), difference], dim=1)
         motions = self.sparse_motions(grid, kp_driving, kp_source)
         deformed = sample_per_slot(small_source, motions, align_corners)

@@ -70,6 +70,7 @@ class FommState:
     kp_source: Keypoints
     features: torch.Tensor  # generator encoder output
     small_source: torch.Tensor  # dense-motion network input (anti-aliased source)
+    source_heatmaps: torch.Tensor  # dense-motion Gaussians around the source keypoints
     source_landmarks: np.ndarray | None = None  # (68, 2), best-frame mode only
     kp_initial: Keypoints | None = None
     scale: float = 1.0  # movement scale (1 unless adapt_movement_scale)
@@ -156,10 +157,14 @@ class FommModel(nn.Module):
         landmarks = self._landmarks(source, "source")[0] if self.options.best_frame else None
         with torch.inference_mode():
             image = self.to_model_size(source.image)
+            kp_source = self.kp_detector(image)
+            dense_motion = self.generator.dense_motion_network
+            small_source = dense_motion.downsample(image)
             return FommState(
-                kp_source=self.kp_detector(image),
+                kp_source=kp_source,
                 features=self.generator.encode(image),
-                small_source=self.generator.dense_motion_network.downsample(image),
+                small_source=small_source,
+                source_heatmaps=dense_motion.source_heatmaps(small_source, kp_source),
                 source_landmarks=landmarks,
             )
 
@@ -191,7 +196,7 @@ class FommModel(nn.Module):
             )
             align = self.options.align_corners
             motion = self.generator.dense_motion_network(
-                state.small_source, kp_norm, state.kp_source, align_corners=align
+                state.small_source, kp_norm, state.kp_source, align_corners=align, source_heatmaps=state.source_heatmaps
             )
             prediction = self.generator.decode(self.generator.warp(state.features, motion, align_corners=align))
             return _resize(prediction, tuple(driver.image.shape[-2:])).contiguous()
