@@ -153,8 +153,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
     for name in MODELS:
         spec = MODELS.get(name)
-        needs = ", ".join(spec.weights) or "no weights"
-        print(f"{name:16s} {spec.description} ({needs})")
+        needs = "random weights by design" if spec.always_random else ", ".join(spec.weights) or "no weights"
+        print(f"{name:26s} {spec.description} ({needs})")
     return 0
 
 

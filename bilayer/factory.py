@@ -13,7 +13,14 @@ from bilayer.config import BilayerConfig
 from bilayer.model import BilayerModel
 from bilayer.protocol import BilayerAvatarModel
 
-__all__ = ["TINY", "create_paper", "create_tiny", "random_model", "spectrally_normalise"]
+__all__ = [
+    "TINY",
+    "create_paper",
+    "create_paper_align_corners_true",
+    "create_tiny",
+    "random_model",
+    "spectrally_normalise",
+]
 
 # A small configuration for CPU tests: 64x64 crops, few channels, the paper's structure.
 TINY = BilayerConfig(
@@ -61,12 +68,23 @@ def _run_files(weights: Mapping[str, Path]) -> RunFiles:
     return RunFiles(files, main_args, enhancer_args)
 
 
-def create_paper(weights: Mapping[str, Path] | None = None, seed: int = 0) -> BilayerAvatarModel:
+def create_paper(
+    weights: Mapping[str, Path] | None = None, seed: int = 0, *, align_corners: bool = False
+) -> BilayerAvatarModel:
     """The released model from its five files (config from the enhancer run's args.txt when present, else
-    the paper values), or the paper-size architecture with random weights when ``weights`` is None."""
+    the paper values), or the paper-size architecture with random weights when ``weights`` is None.
+
+    ``align_corners``: grid_sample semantics. False (default) is what the released code computes on the
+    PyTorch its README asks for (1.3 or higher) and what the golden data uses; True is PyTorch 1.0's behaviour
+    (its requirements.txt pins torch 1.0.1)."""
     if weights is None:
-        return BilayerAvatarModel(random_model(BilayerConfig.paper(), seed))
-    return BilayerAvatarModel(BilayerModel.from_files(_run_files(weights)))
+        cfg = BilayerConfig(align_corners=align_corners)
+        return BilayerAvatarModel(random_model(cfg, seed))
+    return BilayerAvatarModel(BilayerModel.from_files(_run_files(weights), align_corners=align_corners))
+
+
+def create_paper_align_corners_true(weights: Mapping[str, Path] | None = None, seed: int = 0) -> BilayerAvatarModel:
+    return create_paper(weights, seed, align_corners=True)
 
 
 def create_tiny(weights: Mapping[str, Path] | None = None, seed: int = 0) -> BilayerAvatarModel:

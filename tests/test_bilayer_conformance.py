@@ -114,3 +114,24 @@ def test_harmonic_encoding_and_several_targets_in_one_call() -> None:
         batch, _ = model.animate_poses(avatar, poses)
         single = torch.cat([model.animate_poses(avatar, poses[i : i + 1])[0] for i in range(5)])
     torch.testing.assert_close(batch, single, atol=1e-5, rtol=0)
+
+
+def test_sampling_semantics_switch() -> None:
+    """align_corners=False (default, the golden data's) and True (PyTorch 1.0) give different frames."""
+    from dataclasses import replace
+
+    from bilayer.factory import TINY
+
+    default = random_model(TINY, seed=4)
+    legacy = random_model(replace(TINY, align_corners=True), seed=4)
+    assert TINY.align_corners is False
+    gen = torch.Generator().manual_seed(1)
+    image, stick = torch.rand(1, 3, 64, 64, generator=gen) * 2 - 1, torch.rand(1, 3, 64, 64, generator=gen) * 2 - 1
+    poses = torch.rand(2, 136, generator=gen) * 2 - 1
+    with torch.inference_mode():
+        outputs = [
+            m.animate_poses(m.prepare_tensors(image, poses[:1], stick, torch.ones(1, 1, 64, 64)), poses)[0]
+            for m in (default, legacy)
+        ]
+    difference = (outputs[0] - outputs[1]).abs().max()
+    assert 1e-4 < float(difference) < 1.0

@@ -97,6 +97,17 @@ MODELS.register(
     ),
 )
 MODELS.register(
+    "bilayer.paper.align-corners-true",
+    ModelSpec(
+        "bilayer.paper.align-corners-true",
+        "bilayer.factory:create_paper_align_corners_true",
+        "bilayer.paper with grid_sample(align_corners=True), PyTorch 1.0 semantics (for comparison)",
+        weights=MODELS.get("bilayer.paper").weights,
+        needs_landmarks=True,
+        paper=BILAYER_PAPER,
+    ),
+)
+MODELS.register(
     "bilayer.tiny",
     ModelSpec(
         "bilayer.tiny",
