@@ -25,9 +25,9 @@ from bench.aggregate import failures_table, frames_table, sequences_table, summa
 from bench.config import RunConfig, config_to_dict
 from bench.data import Dataset, FrameData, open_dataset
 from bench.environment import collect_environment, utc_now
-from bench.errors import BenchError, DataError, ModelOutputError
+from bench.errors import BenchError, ConfigError, DataError, ModelOutputError
 from bench.metrics import METRICS
-from bench.models import Frames, LoadedModel, create_model, frames_from_data
+from bench.models import MODELS, Frames, LoadedModel, create_model, frames_from_data
 from bench.models.protocol import begin_sequence
 from bench.protocols import Job, SkippedSequence, build_jobs
 from bench.records import RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, RunDirectory, atomic_write
@@ -244,6 +244,15 @@ def _finalize(
     return RunSummary(record.path, status, summary, failures, counts)
 
 
+def _check_landmarks(models: Sequence[str], dataset: Dataset) -> None:
+    for name in models:
+        if MODELS.get(name).needs_landmarks and dataset.layout != "bilayer":
+            raise ConfigError(
+                f"model {name} needs the 68 landmarks of every frame, which the {dataset.layout} layout at "
+                f"{dataset.root} does not provide; use the bi-layer layout (keypoints/) or another model"
+            )
+
+
 def run_benchmark(
     config: RunConfig,
     *,
@@ -259,6 +268,7 @@ def run_benchmark(
     torch.manual_seed(config.seed)
     where = locations or WeightsLocations.from_environment(config.weights_dir or None)
     dataset = open_dataset(config.data, progress=progress)
+    _check_landmarks(config.models, dataset)
     jobs, skipped = build_jobs(dataset.sequences, config.protocol)
     models = [
         create_model(name, where, random_weights=config.random_weights, device=config.device, seed=config.seed)

@@ -28,7 +28,6 @@ __all__ = ["BilayerAvatarModel"]
 @dataclass(frozen=True)
 class _State:
     avatar: Avatar
-    used_dataset_mask: bool
 
 
 def _landmarks(frames: Any, role: str) -> np.ndarray:
@@ -68,12 +67,11 @@ class BilayerAvatarModel:
         image = crop_image(_to_uint8(source.image[0]), box, size)[None].to(device)
         pose = normalised_pose(points, box)[None].to(device)
         stick = stickman(pose[0], size, self.model.cfg.stickmen_thickness)[None].to(device)
-        has_mask = source.segmentation is not None
-        if has_mask:
+        if source.segmentation is not None:
             mask = crop_mask(source.segmentation[0, 0].detach().cpu().numpy(), box, size)[None].to(device)
         else:
             mask = torch.ones(1, 1, size, size, device=device)
-        return _State(self.model.prepare_tensors(image, pose, stick, mask), has_mask)
+        return _State(self.model.prepare_tensors(image, pose, stick, mask))
 
     def animate(self, state: _State, driver: Any) -> torch.Tensor:
         points = _landmarks(driver, "driver")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 import pytest
@@ -169,3 +170,57 @@ def test_models_needing_weights_fail_clearly_or_run_labelled_random(
     assert {r["weights"] for r in results["summary"] if r["model"] == "needs-vox"} == {"random"}
     assert results["weights"]["needs-vox"]["weights_label"] == "random"
     assert _value(result.summary, "needs-vox", "l1") > 0.0  # the shifted driver is close, not equal
+
+
+def test_landmark_models_refuse_a_layout_without_landmarks(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from bench.errors import ConfigError
+
+    clip = tmp_path / "vox" / "test" / "clip"
+    clip.mkdir(parents=True)
+    for i in range(3):
+        Image.new("RGB", (32, 32), (i * 40, 0, 0)).save(clip / f"{i}.png")
+    config = RunConfig(models=("oracle", "bilayer.tiny"), data=DataConfig(root=str(tmp_path / "vox"), layout="fomm"))
+    with pytest.raises(ConfigError, match=r"bilayer.tiny needs the 68 landmarks .* fomm layout"):
+        run_benchmark(config, out_root=tmp_path / "runs", progress=False)
+    ok = run_benchmark(
+        RunConfig(models=("oracle",), data=config.data, protocol=_self_only()),
+        out_root=tmp_path / "runs",
+        progress=False,
+    )
+    assert ok.status == "complete"
+
+
+class _Recorder:
+    """A model with the optional per-sequence hook: records what it was given."""
+
+    calls: ClassVar[list[int]] = []
+
+    def prepare(self, source: object) -> str:
+        return "prepared"
+
+    def begin_sequence(self, state: str, drivers: object) -> str:
+        _Recorder.calls.append(len(drivers))  # type: ignore[arg-type]
+        return state + "+sequence"
+
+    def animate(self, state: str, driver: object) -> object:
+        assert state == "prepared+sequence"
+        return driver.image  # type: ignore[attr-defined]
+
+
+def create_recorder(weights: object = None, seed: int = 0) -> _Recorder:
+    return _Recorder()
+
+
+def test_begin_sequence_gets_all_drivers_once_and_is_timed(
+    bilayer_root: Path, tmp_path: Path, register_model: Callable[..., None]
+) -> None:
+    _Recorder.calls = []
+    register_model("recorder", "test_runner:create_recorder")
+    config = _config(bilayer_root, models=("recorder",), protocol=_self_only(), batch_size=2)
+    result = run_benchmark(config, out_root=tmp_path, progress=False)
+    assert _Recorder.calls == [3, 3, 3, 3]  # one call per sequence, with all 3 driving frames
+    timings = pd.read_csv(result.run_dir / "timings.csv")
+    assert (timings.stage == "begin_sequence").sum() == 4
+    assert (timings.stage == "animate").sum() == 8  # 3 drivers in batches of 2
