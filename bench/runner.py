@@ -194,6 +194,7 @@ def _data_info(dataset: Dataset, skipped: Sequence[SkippedSequence], jobs: Seque
         "split": dataset.split,
         "num_sequences": len(dataset.sequences),
         "num_frames": dataset.num_frames,
+        "num_frames_with_segmentation": sum(f.segmentation is not None for s in dataset.sequences for f in s.frames),
         "jobs": {kind: sum(j.protocol == kind for j in jobs) for kind in dict.fromkeys(j.protocol for j in jobs)},
         "skipped": [vars(s) for s in skipped],
     }

@@ -48,6 +48,11 @@ class BilayerAvatarModel:
 
     def __init__(self, model: BilayerModel) -> None:
         self.model = model.eval()
+        self.record_notes = {
+            "source_segmentation": "the data set's mask of the source frame; " + self.segmentation_fallback,
+            "grid_sample": f"align_corners={model.cfg.align_corners}",
+            "output": "the crop of the driver's landmarks, resized back (bicubic) and pasted into a black frame",
+        }
 
     def to(self, device: torch.device | str) -> BilayerAvatarModel:
         self.model.to(device)

@@ -166,3 +166,7 @@ def test_released_layout_through_the_weights_registry(bilayer_root: Path, tmp_pa
     assert set(result.summary.weights) == {"unverified"}
     provenance = json.loads((result.run_dir / "weights.json").read_text())["bilayer.paper"]
     assert [f["found_in"] for f in provenance["files"]] == ["--weights-dir"] * 5
+    assert "all-ones mask" in provenance["notes"]["source_segmentation"]
+    assert provenance["notes"]["grid_sample"] == "align_corners=False"
+    data = json.loads((result.run_dir / "data.json").read_text())
+    assert data["num_frames_with_segmentation"] == data["num_frames"]

@@ -57,6 +57,7 @@ class LoadedModel:
             "model": self.spec.name,
             "weights_label": self.weights_label,
             "files": [w.provenance() for w in self.weights],
+            "notes": dict(getattr(self.model, "record_notes", {})),  # choices the model makes that a reader needs
         }
 
 
