@@ -52,6 +52,11 @@ class LoadedModel:
     weights_label: WeightsLabel
     weights: tuple[ResolvedWeight, ...]
 
+    @property
+    def label(self) -> str:
+        """How tables name this model: random or unverified weights are said so."""
+        return self.spec.name + WEIGHT_MARKS[self.weights_label]
+
     def provenance(self) -> dict[str, object]:
         return {
             "model": self.spec.name,
