@@ -45,6 +45,12 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="build models with random weights (results are labelled RANDOM WEIGHTS)",
     )
+    run.add_argument(
+        "--accept-hash-mismatch",
+        action="store_true",
+        default=None,
+        help="use weight files whose sha256 differs from the release (fine-tuned); labelled unverified",
+    )
     run.add_argument("--threads", type=int, help="torch CPU threads")
     run.add_argument("--device", help="cpu or cuda")
     run.add_argument("--batch-size", type=int, help="frames per animate call")
@@ -100,6 +106,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             metrics=_split(args.metrics),
             weights_dir=args.weights_dir,
             random_weights=args.random_weights,
+            accept_hash_mismatch=args.accept_hash_mismatch,
             threads=args.threads,
             device=args.device,
             batch_size=args.batch_size,

@@ -84,6 +84,7 @@ class RunConfig:
     seed: int = 0
     random_weights: bool = False
     weights_dir: str = ""
+    accept_hash_mismatch: bool = False  # use weight files whose sha256 differs from the release (labelled unverified)
     samples_per_job: int = 2  # generated frames saved as PNG for the first job of each protocol
 
     def __post_init__(self) -> None:

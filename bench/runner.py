@@ -267,7 +267,9 @@ def run_benchmark(
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    where = locations or WeightsLocations.from_environment(config.weights_dir or None)
+    where = locations or WeightsLocations.from_environment(
+        config.weights_dir or None, accept_mismatch=config.accept_hash_mismatch
+    )
     dataset = open_dataset(config.data, progress=progress)
     _check_landmarks(config.models, dataset)
     jobs, skipped = build_jobs(dataset.sequences, config.protocol)

@@ -43,3 +43,12 @@ def create_wrong_shape(weights: Any = None, seed: int = 0) -> WrongShapeModel:
 
 def create_shift(weights: Any = None, seed: int = 0) -> ShiftModel:
     return ShiftModel()
+
+
+RECEIVED: list[dict[str, Any] | None] = []
+
+
+def create_recording(weights: Any = None, seed: int = 0) -> ShiftModel:
+    """Records the weights mapping it was built with."""
+    RECEIVED.append(None if weights is None else dict(weights))
+    return ShiftModel()

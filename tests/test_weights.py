@@ -123,3 +123,12 @@ def test_cli_lists_known_present_and_verified(tmp_path: Path, capsys: pytest.Cap
     assert "HASH MISMATCH" in lines["lpips.alex.trunk"]
     assert "missing" in lines["bilayer.identity_embedder"]
     assert "WEIGHTS_DIR/runs/vc2-hq_adrianb_paper_main/checkpoints/2225_identity_embedder.pth" in out
+
+
+def test_hash_mismatch_can_be_accepted_explicitly(tmp_path: Path) -> None:
+    _write(tmp_path / "net-abc.pth", b"fine-tuned bytes")
+    pinned = WeightFile(**{**vars(ENTRY), "sha256": "0" * 64})
+    with pytest.raises(WeightsError, match="--accept-hash-mismatch"):
+        require(pinned, WeightsLocations(weights_dir=tmp_path))
+    accepted = require(pinned, WeightsLocations(weights_dir=tmp_path, accept_mismatch=True))
+    assert accepted.verification == "mismatch" and accepted.path == tmp_path / "net-abc.pth"

@@ -74,11 +74,19 @@ def create_vox256_relative(weights: Mapping[str, Path] | None = None, seed: int 
     return _build(FommConfig.vox256(), weights, seed, relative=True, adapt_movement_scale=True)
 
 
+FAN_NAMES = ("face-alignment.2dfan4", "face-alignment.s3fd")
+
+
 def create_vox256_best_frame(
     weights: Mapping[str, Path] | None = None, seed: int = 0, landmarks_fn: LandmarksFn | None = None
 ) -> FommModel:
-    """As :func:`create_vox256_relative`, from the best frame (``--find_best_frame``), by 68-point landmarks of
-    the frames or of ``landmarks_fn``."""
+    """As :func:`create_vox256_relative`, from the best frame (``--find_best_frame``). Landmarks come from
+    ``landmarks_fn`` if given, else from face-alignment when its two files are in ``weights`` (as the demo
+    does), else from the frames' own (the data set's) landmarks."""
+    if landmarks_fn is None and weights is not None and all(name in weights for name in FAN_NAMES):
+        from baselines.landmarks import FaceAlignmentLandmarks
+
+        landmarks_fn = FaceAlignmentLandmarks(weights[FAN_NAMES[0]], weights[FAN_NAMES[1]])
     return _build(
         FommConfig.vox256(), weights, seed, landmarks_fn, relative=True, adapt_movement_scale=True, best_frame=True
     )

@@ -9,7 +9,7 @@ import torch
 
 from bench.models.protocol import AvatarModel
 from bench.registry import Registry, import_object
-from bench.weights import ResolvedWeight, WeightsLocations, require
+from bench.weights import ResolvedWeight, WeightsLocations, require, resolve
 
 __all__ = [
     "MODELS",
@@ -43,6 +43,7 @@ class ModelSpec:
     needs_landmarks: bool = False
     paper: str = ""
     always_random: bool = False  # tiny test variants: random weights by design, labelled so
+    optional_weights: tuple[str, ...] = ()  # passed to the factory when present and verified-or-unpinned
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,12 @@ def create_model(
     elif random_weights:
         model, label, resolved = factory(weights=None, seed=seed), "random", ()
     else:
-        resolved = tuple(require(w, locations) for w in spec.weights)
+        optional = tuple(
+            r
+            for r in (resolve(w, locations) for w in spec.optional_weights)
+            if r.present and (r.verification != "mismatch" or locations.accept_mismatch)
+        )
+        resolved = tuple(require(w, locations) for w in spec.weights) + optional
         paths = {r.entry.name: r.path for r in resolved}
         model = factory(weights=paths, seed=seed)
         verified = all(r.verification in ("verified", "verified-prefix") for r in resolved)
@@ -185,6 +191,7 @@ MODELS.register(
         "First Order Motion Model vox-256, relative keypoints, adapted scale, from the best frame by 68 landmarks "
         "(demo.py --relative --adapt_scale --find_best_frame)",
         weights=("fomm.vox-cpk",),
+        optional_weights=("face-alignment.2dfan4", "face-alignment.s3fd"),  # landmarks by FAN, as the demo
         needs_landmarks=True,
         paper=_FOMM_PAPER,
     ),

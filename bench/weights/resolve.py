@@ -34,10 +34,14 @@ class WeightsLocations:
     env_dir: Path | None = None
     hub_dir: Path | None = None
     use_packages: bool = True
+    accept_mismatch: bool = False  # use files whose hash differs (fine-tuned or test weights); labelled unverified
 
     @classmethod
     def from_environment(
-        cls, weights_dir: Path | str | None = None, explicit: Mapping[str, Path] | None = None
+        cls,
+        weights_dir: Path | str | None = None,
+        explicit: Mapping[str, Path] | None = None,
+        accept_mismatch: bool = False,
     ) -> WeightsLocations:
         import torch.hub
 
@@ -47,6 +51,7 @@ class WeightsLocations:
             weights_dir=Path(weights_dir).expanduser() if weights_dir else None,
             env_dir=Path(env).expanduser() if env else None,
             hub_dir=Path(torch.hub.get_dir()) / "checkpoints",
+            accept_mismatch=accept_mismatch,
         )
 
     def folders(self) -> list[tuple[str, Path]]:
@@ -157,11 +162,11 @@ def require(name: str | WeightFile, where: WeightsLocations) -> ResolvedWeight:
             f"then pass --weights-dir WEIGHTS_DIR or set ${WEIGHTS_ENV}; or run with --random-weights for an "
             "uncalibrated, clearly labelled run"
         )
-    if resolved.verification == "mismatch":
+    if resolved.verification == "mismatch" and not where.accept_mismatch:
         expected = entry.sha256 or f"{entry.sha256_prefix}..."
         raise WeightsError(
             f"{resolved.path}: sha256 {resolved.sha256} does not match the released {entry.filename} "
             f"(expected {expected}); the file is corrupt, truncated or a different release: download it again "
-            f"from {entry.url}"
+            f"from {entry.url}, or pass --accept-hash-mismatch to use it anyway (results are labelled unverified)"
         )
     return resolved
