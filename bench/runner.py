@@ -28,7 +28,6 @@ from bench.environment import collect_environment, utc_now
 from bench.errors import BenchError, ConfigError, DataError, ModelOutputError
 from bench.metrics import METRICS
 from bench.models import MODELS, Frames, LoadedModel, create_model, frames_from_data
-from bench.models.protocol import begin_sequence
 from bench.protocols import Job, SkippedSequence, build_jobs
 from bench.records import RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, RunDirectory, atomic_write
 from bench.weights import WeightsLocations, file_sha256
@@ -77,7 +76,7 @@ class _JobRunner:
             timings.append({"stage": "prepare", "frames": 1, "ms": (time.perf_counter() - start) * 1e3})
             if hasattr(model, "begin_sequence"):
                 start = time.perf_counter()
-                state = begin_sequence(model, state, driver)
+                state = model.begin_sequence(state, driver)
                 timings.append(
                     {"stage": "begin_sequence", "frames": len(driver), "ms": (time.perf_counter() - start) * 1e3}
                 )

@@ -22,7 +22,7 @@ import torch
 
 from bench.data.types import FrameData
 
-__all__ = ["AvatarModel", "Frames", "begin_sequence", "frames_from_data"]
+__all__ = ["AvatarModel", "Frames", "frames_from_data"]
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,6 @@ class AvatarModel(Protocol):
     def animate(self, state: Any, driver: Frames) -> torch.Tensor:
         """Per-frame work: (N, 3, H, W) float images in [0, 1], aligned with ``driver.image``."""
         ...
-
-
-def begin_sequence(model: AvatarModel, state: Any, drivers: Frames) -> Any:
-    """Call the model's optional per-sequence hook; models without one keep their state."""
-    hook = getattr(model, "begin_sequence", None)
-    return state if hook is None else hook(state, drivers)
 
 
 def frames_from_data(frames: Sequence[FrameData], device: torch.device | str = "cpu") -> Frames:
