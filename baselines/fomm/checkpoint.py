@@ -1,8 +1,9 @@
 """Reading and writing FOMM checkpoints in the released on-disk structure (``vox-cpk.pth.tar``).
 
 A released file is a ``dict`` with the keys :data:`TOP_LEVEL_KEYS` in that order, saved by PyTorch 1.0 in the
-legacy (non-zip) serialization with CUDA storages. It is read with ``torch.load(path, map_location="cpu",
-weights_only=True)``: tensors, dicts and numbers only, never arbitrary pickled objects. ``generator`` and
+legacy (non-zip) serialization with CUDA storages. It is read with
+``torch.load(path, map_location="cpu", weights_only=True)``: tensors, dicts and numbers only, never arbitrary
+pickled objects. ``generator`` and
 ``kp_detector`` are loaded with strict key and shape matching; discriminator and optimizer entries are ignored.
 """
 
