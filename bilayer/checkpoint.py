@@ -9,6 +9,7 @@ exactly that. Files are read with ``torch.load(weights_only=True)``; every failu
 
 from __future__ import annotations
 
+import pickle
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -98,7 +99,7 @@ def read_state(path: Path, network: str) -> OrderedDict[str, torch.Tensor]:
         raise BilayerCheckpointError(f"{path}: {network} checkpoint not found; put the released file there")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
+    except (RuntimeError, EOFError, OSError, ValueError, IndexError, pickle.UnpicklingError) as error:
         raise BilayerCheckpointError(
             f"{path}: cannot read the {network} checkpoint, the file is truncated or not a torch checkpoint "
             f"({type(error).__name__}: {str(error).splitlines()[0][:120]}); download it again"

@@ -170,3 +170,10 @@ def test_released_layout_through_the_weights_registry(bilayer_root: Path, tmp_pa
     assert provenance["notes"]["grid_sample"] == "align_corners=False"
     data = json.loads((result.run_dir / "data.json").read_text())
     assert data["num_frames_with_segmentation"] == data["num_frames"]
+
+
+def test_garbage_file(tmp_path: Path) -> None:
+    path = tmp_path / "2225_keypoints_embedder.pth"
+    path.write_bytes(b"garbage, not a checkpoint")
+    with pytest.raises(BilayerCheckpointError, match=r"2225_keypoints_embedder.pth: cannot read"):
+        load_network(KeypointsEmbedder(TINY), path, "keypoints_embedder")

@@ -1,0 +1,83 @@
+"""LPIPS (Zhang et al., CVPR 2018) through the ``lpips`` package, variants ``lpips.alex.v0.1`` and ``lpips.vgg.v0.1``.
+
+The calibrated linear layers (v0.1) ship inside the package. The ImageNet trunks (torchvision's
+``alexnet-owt-7be5be79.pth``, ``vgg16-397923af.pth``) are not downloaded: they are resolved from the weights
+registry (``lpips.alex.trunk``, ``lpips.vgg.trunk``) and copied into the package's network, whose layers are
+torchvision's ``features`` split into five slices with the original layer indices. The bi-layer authors report
+LPIPS with VGG, later papers with AlexNet: always name the variant.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+from bench.compat import ensure_torchvision
+from bench.errors import WeightsError
+from bench.weights import ResolvedWeight, WeightsLocations, require
+
+__all__ = ["LPIPS_TRUNKS", "LpipsNetwork", "load_lpips", "lpips_distance"]
+
+Trunk = Literal["alex", "vgg"]
+LPIPS_TRUNKS: dict[str, str] = {"alex": "lpips.alex.trunk", "vgg": "lpips.vgg.trunk"}
+
+
+@dataclass(frozen=True)
+class LpipsNetwork:
+    model: Any  # lpips.LPIPS
+    variant: str  # e.g. "lpips.alex.v0.1"
+    trunk: ResolvedWeight
+
+    @property
+    def verified(self) -> bool:
+        return self.trunk.verification in ("verified", "verified-prefix")
+
+
+def _copy_trunk(model: Any, state: dict[str, torch.Tensor], source: str) -> None:
+    """torchvision ``features.{i}.{weight,bias}`` -> lpips ``net.slice{k}.{i}.{weight,bias}``, strictly."""
+    targets = dict(model.net.named_parameters())
+    missing = []
+    for name, parameter in targets.items():
+        _, index, leaf = name.split(".")  # slice{k}.{i}.{leaf}
+        value = state.get(f"features.{index}.{leaf}")
+        if value is None or value.shape != parameter.shape:
+            missing.append(f"features.{index}.{leaf}")
+            continue
+        with torch.no_grad():
+            parameter.copy_(value)
+    if missing:
+        raise WeightsError(
+            f"{source}: not a torchvision trunk for this LPIPS network (missing or mis-shaped: "
+            f"{', '.join(missing[:5])}); download the file the weights registry names"
+        )
+
+
+def load_lpips(trunk: Trunk, locations: WeightsLocations, device: torch.device | str = "cpu") -> LpipsNetwork:
+    """The LPIPS v0.1 network with the given trunk, its weights resolved offline."""
+    resolved = require(LPIPS_TRUNKS[trunk], locations)
+    ensure_torchvision()
+    import lpips  # deferred: imports torchvision
+
+    model = lpips.LPIPS(net=trunk, version="0.1", pretrained=True, pnet_rand=True, verbose=False)
+    try:
+        state = torch.load(resolved.path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, IndexError, pickle.UnpicklingError) as error:
+        raise WeightsError(f"{resolved.path}: cannot read the LPIPS trunk ({error!r}); download it again") from error
+    if not isinstance(state, dict):
+        raise WeightsError(f"{resolved.path}: expected a torchvision state_dict")
+    _copy_trunk(model, state, str(resolved.path))
+    model = model.to(device).eval().requires_grad_(False)
+    return LpipsNetwork(model, f"lpips.{trunk}.v0.1", resolved)
+
+
+def lpips_distance(network: LpipsNetwork, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-frame LPIPS (N,) of images (N, 3, H, W) in [0, 1]."""
+    if pred.shape != target.shape or pred.ndim != 4 or pred.shape[1] != 3:
+        raise ValueError(
+            f"expected two (N, 3, H, W) tensors of one shape, got {tuple(pred.shape)}, {tuple(target.shape)}"
+        )
+    with torch.inference_mode():
+        return network.model(pred, target, normalize=True).flatten()
