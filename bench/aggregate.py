@@ -49,15 +49,33 @@ def sequences_table(frames: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFram
     return table.reset_index()
 
 
-def summary_table(frames: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """Per (model, protocol, metric): mean over frames, count of frames and sequences, std of sequence means."""
+def bootstrap_interval(
+    sums: np.ndarray, counts: np.ndarray, seed: int, resamples: int = 1000, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap over sequences of the frame-weighted mean ``sum(sums) / sum(counts)``."""
+    if len(sums) < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(sums), size=(resamples, len(sums)))
+    means = sums[picks].sum(1) / counts[picks].sum(1)
+    if not np.isfinite(means).all():  # e.g. PSNR of identical frames: +inf
+        return float(means.min()), float(means.max())
+    low, high = np.percentile(means, [50 * (1 - level), 50 * (1 + level)])
+    return float(low), float(high)
+
+
+def summary_table(frames: pd.DataFrame, metrics: Sequence[str], seed: int = 0) -> pd.DataFrame:
+    """Per (model, protocol, metric): mean over frames, count of frames and sequences, std of sequence means,
+    and a 95% bootstrap interval over sequences (seeded, 1000 resamples)."""
     rows = []
     for (model, weights, protocol), group in frames.groupby(["model", "weights", "protocol"], sort=True):
         for name in metrics:
             values = group[name].dropna()
             if values.empty:
                 continue
-            per_sequence = group.dropna(subset=[name]).groupby("job")[name].mean()
+            by_job = group.dropna(subset=[name]).groupby("job")[name]
+            per_sequence = by_job.mean()
+            low, high = bootstrap_interval(by_job.sum().to_numpy(), by_job.count().to_numpy(), seed)
             spec = METRICS.get(name)
             with np.errstate(invalid="ignore"):
                 spread = float(per_sequence.std(ddof=1)) if len(per_sequence) > 1 else float("nan")
@@ -70,6 +88,8 @@ def summary_table(frames: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
                     "variant": spec.variant,
                     "higher_is_better": spec.higher_is_better,
                     "value": float(values.mean()),
+                    "ci95_low": low,
+                    "ci95_high": high,
                     "sequence_std": spread,
                     "n_frames": len(values),
                     "n_sequences": len(per_sequence),

@@ -117,6 +117,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     result = run_benchmark(config, out_root=args.out, resume=args.resume, progress=not args.no_progress)
     print(format_summary(result.summary, result.counts))
+    for skipped in result.skipped_metrics:
+        print(f"skipped metric {skipped['name']}: {skipped['reason']}")
     if config.random_weights:
         print("note: RANDOM WEIGHTS were used where a model needs weights; those numbers are uncalibrated.")
     print(f"run directory: {result.run_dir}")

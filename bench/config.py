@@ -75,7 +75,7 @@ class RunConfig:
 
     name: str = "default"
     models: tuple[str, ...] = ("copy-source", "oracle")
-    metrics: tuple[str, ...] = ("l1", "psnr", "ssim")
+    metrics: tuple[str, ...] = ("all",)  # "all": every metric whose weights are present or shipped
     data: DataConfig = field(default_factory=DataConfig)
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     device: str = "cpu"

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
@@ -26,7 +27,7 @@ from bench.config import RunConfig, config_to_dict
 from bench.data import Dataset, FrameData, open_dataset
 from bench.environment import collect_environment, utc_now
 from bench.errors import BenchError, ConfigError, DataError, ModelOutputError
-from bench.metrics import METRICS
+from bench.metrics.evaluators import BuiltMetric, build_metrics
 from bench.models import MODELS, Frames, LoadedModel, create_model, frames_from_data
 from bench.protocols import Job, SkippedSequence, build_jobs
 from bench.records import RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, RunDirectory, atomic_write
@@ -44,6 +45,7 @@ class RunSummary:
     summary: pd.DataFrame
     failures: pd.DataFrame
     counts: pd.DataFrame  # frames generated per (model, weights, protocol)
+    skipped_metrics: tuple[dict[str, str], ...] = ()
 
 
 def _check_output(output: torch.Tensor, driver: Frames, model: str) -> torch.Tensor:
@@ -61,12 +63,40 @@ def _save_png(path: Path, image: torch.Tensor) -> None:
     Image.fromarray(array).save(path, format="PNG")
 
 
+def _source_reference(source: Frames, driver: Frames) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The source frame as the reference of every driving frame (identity metrics in cross-reenactment)."""
+    image, landmarks = source.image, source.landmarks
+    height, width = driver.image.shape[-2:]
+    if image.shape[-2:] != (height, width):
+        scale = torch.tensor([width / image.shape[-1], height / image.shape[-2]], device=image.device)
+        image = F.interpolate(image, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
+        landmarks = None if landmarks is None else landmarks * scale
+    count = len(driver)
+    return image.expand(count, -1, -1, -1), None if landmarks is None else landmarks.expand(count, -1, -1)
+
+
 class _JobRunner:
-    def __init__(self, config: RunConfig, record: RunDirectory, sample_jobs: set[str]) -> None:
+    def __init__(
+        self, config: RunConfig, record: RunDirectory, sample_jobs: set[str], metrics: list[BuiltMetric]
+    ) -> None:
         self.config = config
         self.record = record
         self.sample_jobs = sample_jobs
-        self.metrics = [METRICS.get(name) for name in config.metrics]
+        self.metrics = metrics
+
+    def _scores(self, job: Job, predicted: torch.Tensor, source: Frames, driver: Frames) -> dict[str, list[float]]:
+        values = {}
+        for metric in self.metrics:
+            if job.has_ground_truth:
+                reference, landmarks = driver.image, driver.landmarks
+            elif metric.spec.cross_reference == "source":
+                reference, landmarks = _source_reference(source, driver)
+            else:
+                continue
+            if metric.spec.needs_landmarks and (driver.landmarks is None or landmarks is None):
+                continue  # e.g. a FOMM-layout data set: no landmarks to align faces with
+            values[metric.spec.name] = metric.score(predicted, reference, driver.landmarks, landmarks).tolist()
+        return values
 
     def run(self, loaded: LoadedModel, job: Job, source: Frames, driver: Frames, names: Sequence[str]) -> dict:
         model, timings = loaded.model, []
@@ -89,11 +119,7 @@ class _JobRunner:
                 outputs.append(_check_output(out, batch, loaded.spec.name))
                 timings.append({"stage": "animate", "frames": len(batch), "ms": elapsed})
             predicted = torch.cat(outputs)
-            values = {
-                m.name: m.per_frame(predicted, driver.image).tolist()
-                for m in self.metrics
-                if job.has_ground_truth or not m.needs_ground_truth
-            }
+            values = self._scores(job, predicted, source, driver)
         if job.id in self.sample_jobs:
             for i in range(min(self.config.samples_per_job, len(predicted))):
                 _save_png(
@@ -111,7 +137,7 @@ class _JobRunner:
                 "driver_sequence": job.driver.id,
                 "driver_frame": names[i],
                 "frame_index": i,
-                **{m.name: values[m.name][i] if m.name in values else None for m in self.metrics},
+                **{name: values[name][i] if name in values else None for name in (m.spec.name for m in self.metrics)},
             }
             for i in range(len(driver))
         ]
@@ -203,10 +229,14 @@ def _finalize(
     record: RunDirectory, config: RunConfig, jobs: Sequence[Job], models: Sequence[LoadedModel]
 ) -> RunSummary:
     parts = record.read_parts()
-    metrics = list(config.metrics)
+    metric_record = record.read_json("metrics.json")
+    metrics = list(metric_record["metrics"])
     frames = frames_table(parts, metrics)
     failures = failures_table(parts)
-    summary = summary_table(frames, metrics)
+    summary = summary_table(frames, metrics, config.seed)
+    if not summary.empty:
+        labels = {name: info["weights_label"] for name, info in metric_record["metrics"].items()}
+        summary.insert(summary.columns.get_loc("variant") + 1, "metric_weights", summary["metric"].map(labels))
     atomic_write(record.path / "frames.csv", frames.to_csv(index=False))
     atomic_write(record.path / "sequences.csv", sequences_table(frames, metrics).to_csv(index=False))
     atomic_write(record.path / "timings.csv", timings_table(parts).to_csv(index=False))
@@ -226,14 +256,8 @@ def _finalize(
             "environment": record.read_json("environment.json"),
             "data": record.read_json("data.json"),
             "weights": record.read_json("weights.json"),
-            "metrics": {
-                name: {
-                    "variant": METRICS.get(name).variant,
-                    "higher_is_better": METRICS.get(name).higher_is_better,
-                    "description": METRICS.get(name).description,
-                }
-                for name in metrics
-            },
+            "metrics": metric_record["metrics"],
+            "skipped_metrics": metric_record["skipped"],
             "summary": summary.to_dict(orient="records"),
             "failures": failures.to_dict(orient="records"),
         },
@@ -241,7 +265,7 @@ def _finalize(
     counts = frames.groupby(["model", "weights", "protocol"]).size().rename("frames").reset_index()
     order = {name: i for i, name in enumerate((*config.models, *config.protocol.kinds))}
     counts = counts.sort_values(["model", "protocol"], key=lambda column: column.map(order)).reset_index(drop=True)
-    return RunSummary(record.path, status, summary, failures, counts)
+    return RunSummary(record.path, status, summary, failures, counts, tuple(metric_record["skipped"]))
 
 
 def _check_landmarks(models: Sequence[str], dataset: Dataset) -> None:
@@ -285,7 +309,12 @@ def run_benchmark(
     record.write_json("data.json", _data_info(dataset, skipped, jobs))
     record.write_json("weights.json", {m.spec.name: m.provenance() for m in models})
     first_of_protocol = {j.protocol: j.id for j in reversed(jobs)}
-    runner = _JobRunner(config, record, set(first_of_protocol.values()))
+    metrics, skipped = build_metrics(config.metrics, where, config.device)
+    record.write_json(
+        "metrics.json",
+        {"metrics": {m.spec.name: m.provenance() for m in metrics}, "skipped": [vars(s) for s in skipped]},
+    )
+    runner = _JobRunner(config, record, set(first_of_protocol.values()), metrics)
     for job in tqdm(jobs, desc="jobs", unit="job", disable=None if progress else True):
         _process_job(job, dataset, models, record, runner, config.device)
         if on_job_done is not None:

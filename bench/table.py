@@ -27,7 +27,17 @@ def format_summary(summary: pd.DataFrame, counts: pd.DataFrame) -> str:
         return "(no results)"
     metrics = list(dict.fromkeys(summary["metric"])) if not summary.empty else []
     better = dict(zip(summary.get("metric", []), summary.get("higher_is_better", []), strict=True))
-    header = ["model", "protocol", "frames", *[f"{m} {'↑' if better[m] else '↓'}" for m in metrics]]
+    unverified = (
+        set(summary.loc[summary.get("metric_weights", pd.Series(dtype=str)) == "unverified", "metric"])
+        if metrics
+        else set()
+    )
+    header = [
+        "model",
+        "protocol",
+        "frames",
+        *[f"{m} {'↑' if better[m] else '↓'}{' [unverified]' if m in unverified else ''}" for m in metrics],
+    ]
     values = {(r.model, r.protocol, r.metric): r.value for r in summary.itertuples()}
     lines = [
         [

@@ -41,6 +41,9 @@ def test_default_run_covers_the_data_set(default_run: RunSummary) -> None:
     assert len(frames[(frames.model == "oracle") & (frames.protocol == "cross")]) == 4 * 8
     cross = json.loads((default_run.run_dir / "data.json").read_text())
     assert cross["skipped"] == []
+    skipped = {s["name"]: s["reason"] for s in results["skipped_metrics"]}
+    assert "lpips.alex.v0.1" in skipped and "not found" in skipped["lpips.alex.v0.1"]
+    assert {"l1", "psnr", "ssim"} <= set(results["metrics"])
 
 
 def test_corrupt_frame_in_a_copy_of_the_default_data_set(tmp_path: Path) -> None:

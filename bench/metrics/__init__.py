@@ -1,39 +1,88 @@
-"""Quality metrics. Each is named by its variant and declares its direction and whether it needs ground truth."""
+"""Quality metrics, each named by its variant, with its direction, its reference and its weights.
+
+A *frame* metric gives one value per generated frame, against the ground-truth driving frame
+(``reference="target"``, self-reenactment only) or, for identity metrics in cross-reenactment, against the source
+frame (``cross_reference="source"``). A *set* metric (FID) compares the distribution of all generated frames of a
+(model, protocol) with that of the real frames. Metrics with weights are built by ``factory`` from files the
+weights registry resolves offline; a metric whose files are missing is skipped with one line saying which file
+and where to put it, unless it was asked for by name (then it is an error).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
-import torch
-
-from bench.metrics import functional
 from bench.registry import Registry
 
-__all__ = ["METRICS", "MetricSpec"]
+__all__ = ["ALL", "METRICS", "MetricSpec"]
+
+ALL = "all"  # in a config's metric list: every registered metric whose weights are present or shipped
 
 
 @dataclass(frozen=True)
 class MetricSpec:
-    name: str
-    variant: str
+    name: str  # the name used in configs and tables: the variant
     higher_is_better: bool
-    needs_ground_truth: bool
-    per_frame: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    factory: str  # "module:callable", called as factory(locations, device)
     description: str
+    kind: Literal["frame", "set"] = "frame"
+    weights: tuple[str, ...] = ()
+    cross_reference: Literal["source"] | None = None  # identity metrics also score cross-reenactment vs the source
+    needs_landmarks: bool = False
+    full_variant: str = ""  # when the name alone does not say everything (window, data range)
+
+    @property
+    def variant(self) -> str:
+        return self.full_variant or self.name
+
+    @property
+    def needs_ground_truth(self) -> bool:
+        return self.cross_reference is None
 
 
 METRICS: Registry[MetricSpec] = Registry("metric")
-METRICS.register("l1", MetricSpec("l1", "l1.rgb01", False, True, functional.l1, "mean absolute error on RGB in [0, 1]"))
-METRICS.register("psnr", MetricSpec("psnr", "psnr.rgb01", True, True, functional.psnr, "PSNR in dB, data range 1"))
-METRICS.register(
-    "ssim",
+for _spec in (
+    MetricSpec(
+        "l1",
+        False,
+        "bench.metrics.evaluators:create_l1",
+        "mean absolute error on RGB in [0, 1] (FOMM's L1)",
+        full_variant="l1.rgb01",
+    ),
+    MetricSpec(
+        "psnr", True, "bench.metrics.evaluators:create_psnr", "PSNR in dB, data range 1", full_variant="psnr.rgb01"
+    ),
     MetricSpec(
         "ssim",
-        "ssim.gauss11-1.5.valid",
         True,
-        True,
-        functional.ssim,
-        "SSIM, 11x11 Gaussian window, sigma 1.5",
+        "bench.metrics.evaluators:create_ssim",
+        "SSIM, 11x11 Gaussian window, sigma 1.5, valid",
+        full_variant="ssim.gauss11-1.5.valid",
     ),
-)
+    MetricSpec(
+        "lpips.alex.v0.1",
+        False,
+        "bench.metrics.evaluators:create_lpips_alex",
+        "LPIPS v0.1 with the AlexNet trunk (later papers)",
+        weights=("lpips.alex.trunk",),
+    ),
+    MetricSpec(
+        "lpips.vgg.v0.1",
+        False,
+        "bench.metrics.evaluators:create_lpips_vgg",
+        "LPIPS v0.1 with the VGG-16 trunk (the bi-layer paper)",
+        weights=("lpips.vgg.trunk",),
+    ),
+    MetricSpec(
+        "csim.arcface-irse50",
+        True,
+        "bench.metrics.evaluators:create_csim_arcface",
+        "cosine similarity of ArcFace IR-SE-50 embeddings of faces aligned to 112x112 by 5 points from the 68 "
+        "landmarks (the bi-layer paper's CSIM); cross-reenactment: against the source",
+        weights=("arcface.ir-se50",),
+        cross_reference="source",
+        needs_landmarks=True,
+    ),
+):
+    METRICS.register(_spec.name, _spec)

@@ -1,0 +1,121 @@
+"""Building metrics for a run: factories, availability, and the provenance of their weights."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+
+from bench.errors import WeightsError
+from bench.metrics import ALL, METRICS, MetricSpec, functional
+from bench.registry import import_object
+from bench.weights import ResolvedWeight, WeightsLocations, resolve
+
+__all__ = ["BuiltMetric", "SkippedMetric", "build_metrics"]
+
+# (predicted, reference, predicted landmarks or None, reference landmarks or None) -> per-frame values (N,)
+Score = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None", "torch.Tensor | None"], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class BuiltMetric:
+    spec: MetricSpec
+    score: Score
+    weights: tuple[ResolvedWeight, ...] = ()
+
+    @property
+    def weights_label(self) -> str:
+        if not self.weights:
+            return "none"
+        verified = all(w.verification in ("verified", "verified-prefix") for w in self.weights)
+        return "verified" if verified else "unverified"
+
+    def provenance(self) -> dict[str, object]:
+        return {
+            "variant": self.spec.variant,
+            "higher_is_better": self.spec.higher_is_better,
+            "description": self.spec.description,
+            "weights_label": self.weights_label,
+            "files": [w.provenance() for w in self.weights],
+        }
+
+
+@dataclass(frozen=True)
+class SkippedMetric:
+    name: str
+    reason: str
+
+
+def _plain(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Score:
+    return lambda pred, ref, _pl, _rl: fn(pred, ref)
+
+
+def create_l1(locations: WeightsLocations, device: str) -> tuple[Score, tuple[ResolvedWeight, ...]]:
+    return _plain(functional.l1), ()
+
+
+def create_psnr(locations: WeightsLocations, device: str) -> tuple[Score, tuple[ResolvedWeight, ...]]:
+    return _plain(functional.psnr), ()
+
+
+def create_ssim(locations: WeightsLocations, device: str) -> tuple[Score, tuple[ResolvedWeight, ...]]:
+    return _plain(functional.ssim), ()
+
+
+def _create_lpips(trunk: str, locations: WeightsLocations, device: str) -> tuple[Score, tuple[ResolvedWeight, ...]]:
+    from bench.metrics.lpips_metric import load_lpips, lpips_distance
+
+    network = load_lpips(trunk, locations, device)  # type: ignore[arg-type]
+    return _plain(partial(lpips_distance, network)), (network.trunk,)
+
+
+create_lpips_alex = partial(_create_lpips, "alex")
+create_lpips_vgg = partial(_create_lpips, "vgg")
+
+
+def create_csim_arcface(locations: WeightsLocations, device: str) -> tuple[Score, tuple[ResolvedWeight, ...]]:
+    from bench.metrics.arcface import load_arcface
+    from bench.metrics.csim import csim
+
+    model, resolved = load_arcface(locations, device)
+
+    def score(pred: torch.Tensor, ref: torch.Tensor, pred_lm: torch.Tensor | None, ref_lm: torch.Tensor | None):
+        return csim(model, pred, pred_lm, ref, ref_lm)
+
+    return score, (resolved,)
+
+
+def _unavailable(spec: MetricSpec, locations: WeightsLocations) -> str | None:
+    for name in spec.weights:
+        found = resolve(name, locations, verify=False)
+        if not found.present:
+            return (
+                f"{found.entry.filename} not found ({locations.describe()}); put it in the weights folder "
+                f"(from {found.entry.url}) to report {spec.name}"
+            )
+    return None
+
+
+def build_metrics(
+    names: Sequence[str], locations: WeightsLocations, device: str = "cpu"
+) -> tuple[list[BuiltMetric], list[SkippedMetric]]:
+    """Metrics named in a config; ``"all"`` means every registered one, skipping those whose files are missing.
+
+    A metric asked for by name whose files are missing is a :class:`~bench.errors.WeightsError`.
+    """
+    everything = ALL in names
+    wanted = METRICS.names() if everything else list(names)
+    built, skipped = [], []
+    for name in wanted:
+        spec = METRICS.get(name)
+        reason = _unavailable(spec, locations)
+        if reason is not None:
+            if not everything:
+                raise WeightsError(f"metric {name} was asked for but its weights are missing: {reason}")
+            skipped.append(SkippedMetric(name, reason))
+            continue
+        score, weights = import_object(spec.factory)(locations, device)
+        built.append(BuiltMetric(spec, score, tuple(weights)))
+    return built, skipped
