@@ -73,6 +73,7 @@ def summary_table(frames: pd.DataFrame, metrics: Sequence[str], seed: int = 0) -
             values = group[name].dropna()
             if values.empty:
                 continue
+            missing = int(group[name].isna().sum())  # frames the metric could not score (e.g. no face found)
             by_job = group.dropna(subset=[name]).groupby("job")[name]
             per_sequence = by_job.mean()
             low, high = bootstrap_interval(by_job.sum().to_numpy(), by_job.count().to_numpy(), seed)
@@ -92,6 +93,7 @@ def summary_table(frames: pd.DataFrame, metrics: Sequence[str], seed: int = 0) -
                     "ci95_high": high,
                     "sequence_std": spread,
                     "n_frames": len(values),
+                    "n_unscored": missing,
                     "n_sequences": len(per_sequence),
                 }
             )
