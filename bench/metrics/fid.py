@@ -1,0 +1,184 @@
+"""FID over frames, variant ``fid.inception-2015-12-05.2048``: pytorch-fid's features and Fréchet distance.
+
+* :func:`extract_features`: pool3 features (N, 2048) of float images (N, 3, H, W) in [0, 1], in batches, with no
+  autograd, through :class:`bench.metrics.inception.FidInceptionV3` (pytorch-fid's preprocessing: bilinear resize
+  to 299x299 with ``align_corners=False``, then ``2x - 1``).
+* :func:`frechet_distance`: ``pytorch_fid.fid_score.calculate_frechet_distance`` reimplemented: the same
+  ``scipy.linalg.sqrtm`` of ``sigma1 @ sigma2``, the same ``eps`` added to both diagonals when the square root is
+  not finite, the same rejection of a large imaginary part.
+* ``FrechetInceptionDistance``: a ``torchmetrics.Metric`` holding, for real and for generated frames, the sum of
+  the features, the sum of their outer products and their count, all float64 and reduced by sum across
+  processes; ``compute()`` turns them into means and unbiased covariances (as ``np.cov``) and returns the FID.
+
+torchmetrics imports torchvision, which needs :func:`bench.compat.ensure_torchvision` first; to keep this module
+free of import-time side effects the metric class is created on first access of
+``bench.metrics.fid.FrechetInceptionDistance`` (module ``__getattr__``).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from scipy import linalg
+
+from bench.compat import ensure_torchvision
+from bench.metrics.inception import FID_VARIANT, FidNetwork, InceptionProvenance
+
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = ["FrechetInceptionDistance", "check_images", "extract_features", "frechet_distance", "gaussian_from_sums"]
+
+logger = logging.getLogger(__name__)
+
+
+def check_images(images: torch.Tensor, name: str = "images") -> None:
+    """Raise ``ValueError`` unless ``images`` is a float (N, 3, H, W) tensor with values in [0, 1]."""
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"{name} must be a (N, 3, H, W) tensor, got {shape}")
+    if not images.is_floating_point():
+        raise ValueError(f"{name} must be float images in [0, 1], got dtype {images.dtype}")
+    if images.numel() and (images.min() < 0 or images.max() > 1):
+        raise ValueError(
+            f"{name} must be in [0, 1], got range [{images.min().item():.4g}, {images.max().item():.4g}] "
+            f"(shape {tuple(images.shape)}, dtype {images.dtype})"
+        )
+
+
+def extract_features(model: nn.Module, images: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+    """``model(batch)`` over ``images`` in batches of ``batch_size`` under ``torch.inference_mode``; (N, D).
+
+    Each batch is moved to the device and dtype of the model's parameters (the caller places the model).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else images.device
+    dtype = parameter.dtype if parameter is not None else images.dtype
+    outputs = []
+    with torch.inference_mode():
+        for batch in images.split(batch_size):
+            outputs.append(model(batch.to(device=device, dtype=dtype)).flatten(1))
+    return torch.cat(outputs) if outputs else images.new_zeros((0, 0))
+
+
+def frechet_distance(
+    mu1: np.ndarray | torch.Tensor,
+    sigma1: np.ndarray | torch.Tensor,
+    mu2: np.ndarray | torch.Tensor,
+    sigma2: np.ndarray | torch.Tensor,
+    eps: float = 1e-6,
+) -> float:
+    """``||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 sqrt(sigma1 sigma2))``, computed as pytorch-fid computes it."""
+    m1, m2 = (np.atleast_1d(_as_float64(m)) for m in (mu1, mu2))
+    s1, s2 = (np.atleast_2d(_as_float64(s)) for s in (sigma1, sigma2))
+    if m1.shape != m2.shape or s1.shape != s2.shape or s1.shape != (m1.size, m1.size):
+        raise ValueError(
+            f"expected means (D,) and covariances (D, D) of one D, got {m1.shape}, {s1.shape}, {m2.shape}, {s2.shape}"
+        )
+    diff = m1 - m2
+    covmean = _sqrtm(s1.dot(s2))
+    if not np.isfinite(covmean).all():
+        logger.warning("FID: singular product of covariances; adding %g to the diagonal of both", eps)
+        offset = np.eye(s1.shape[0]) * eps
+        covmean = _sqrtm((s1 + offset).dot(s2 + offset))
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+            largest = np.max(np.abs(covmean.imag))
+            raise ValueError(f"FID: sqrtm(sigma1 @ sigma2) has an imaginary component of {largest:.4g}")
+        covmean = covmean.real
+    return float(diff.dot(diff) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def _as_float64(x: np.ndarray | torch.Tensor) -> np.ndarray:
+    return np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
+
+
+def _sqrtm(matrix: np.ndarray) -> np.ndarray:
+    """``scipy.linalg.sqrtm``; its warning about (near-)singular input is the normal case for few frames."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        return np.asarray(linalg.sqrtm(matrix))
+
+
+def gaussian_from_sums(total: torch.Tensor, outer: torch.Tensor, count: torch.Tensor | int) -> tuple[Any, Any]:
+    """Mean and unbiased covariance (as ``np.cov(x, rowvar=False)``) from sum, sum of outer products and count."""
+    n = int(count)
+    if n < 2:
+        raise ValueError(f"FID needs at least 2 frames on each side to estimate a covariance, got {n}")
+    mu = total.double() / n
+    sigma = (outer.double() - n * torch.outer(mu, mu)) / (n - 1)
+    return mu.cpu().numpy(), sigma.cpu().numpy()
+
+
+class _FidAccumulator:
+    """FID between real and generated frames (``update(images, real=...)``, ``compute()``), as a Metric.
+
+    ``network`` is a :class:`~bench.metrics.inception.FidNetwork` (the variant ``fid.inception-2015-12-05.2048``)
+    or any module mapping (N, 3, H, W) in [0, 1] to (N, ``num_features``) (tests, custom extractors).
+    """
+
+    is_differentiable = False
+    higher_is_better = False
+    full_state_update = False
+
+    def __init__(
+        self, network: FidNetwork | nn.Module, *, num_features: int = 2048, batch_size: int = 32, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)  # type: ignore[call-arg]
+        self.variant = FID_VARIANT if isinstance(network, FidNetwork) else f"fid.custom.{num_features}"
+        self.weights: InceptionProvenance | None = network.weights if isinstance(network, FidNetwork) else None
+        self.network = network.model if isinstance(network, FidNetwork) else network
+        self.num_features = num_features
+        self.batch_size = batch_size
+        for side in ("real", "fake"):
+            self.add_state(f"{side}_sum", torch.zeros(num_features, dtype=torch.float64), dist_reduce_fx="sum")
+            self.add_state(
+                f"{side}_outer", torch.zeros(num_features, num_features, dtype=torch.float64), dist_reduce_fx="sum"
+            )
+            self.add_state(f"{side}_count", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, images: torch.Tensor, real: bool) -> None:
+        """Add frames (N, 3, H, W), float in [0, 1], to the real (``real=True``) or generated side."""
+        check_images(images)
+        features = extract_features(self.network, images, self.batch_size).to(torch.float64)
+        if features.shape[1:] != (self.num_features,):
+            raise ValueError(f"the network gave features {tuple(features.shape)}, expected (N, {self.num_features})")
+        side = "real" if real else "fake"
+        features = features.to(getattr(self, f"{side}_sum").device)
+        for state, value in (("sum", features.sum(0)), ("outer", features.T @ features), ("count", len(features))):
+            name = f"{side}_{state}"
+            setattr(self, name, getattr(self, name) + value)
+
+    def compute(self) -> torch.Tensor:
+        """The FID (float64 scalar tensor) between the real and generated frames added so far."""
+        mu_real, sigma_real = gaussian_from_sums(self.real_sum, self.real_outer, self.real_count)
+        mu_fake, sigma_fake = gaussian_from_sums(self.fake_sum, self.fake_outer, self.fake_count)
+        value = frechet_distance(mu_real, sigma_real, mu_fake, sigma_fake)
+        return torch.tensor(value, dtype=torch.float64, device=self.real_sum.device)
+
+
+@functools.cache
+def _metric_class() -> type:
+    ensure_torchvision()
+    from torchmetrics import Metric  # deferred: imports torchvision
+
+    cls = type("FrechetInceptionDistance", (_FidAccumulator, Metric), {"__module__": __name__})
+    cls.__doc__ = _FidAccumulator.__doc__
+    return cls
+
+
+if TYPE_CHECKING:
+    FrechetInceptionDistance: type[_FidAccumulator]  # created by __getattr__ below
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FrechetInceptionDistance":
+        return _metric_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
