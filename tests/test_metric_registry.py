@@ -72,7 +72,14 @@ def test_run_reports_lpips_with_a_trunk_in_the_weights_folder(bilayer_root: Path
     assert table.loc[("oracle", "lpips.alex.v0.1"), "metric_weights"] == "unverified"
     assert "lpips.alex.v0.1 ↓ [unverified]" in format_summary(result.summary, result.counts)
     results = json.loads((result.run_dir / "results.json").read_text())
-    assert [s["name"] for s in results["skipped_metrics"]] == ["csim.arcface-irse50", "lpips.vgg.v0.1"]
+    assert [s["name"] for s in results["skipped_metrics"]] == [
+        "aed.dlib-resnet",
+        "akd.dlib68",
+        "csim.arcface-irse50",
+        "csim.dlib-resnet",
+        "lpips.vgg.v0.1",
+        "npe.dlib68",
+    ]  # use_packages=False: the dlib files shipped by face-recognition-models are not looked for
     assert results["metrics"]["lpips.alex.v0.1"]["files"][0]["verification"] == "mismatch"
     row = next(r for r in results["summary"] if r["model"] == "copy-source" and r["metric"] == "ssim")
     assert row["ci95_low"] <= row["value"] <= row["ci95_high"]

@@ -84,5 +84,38 @@ for _spec in (
         cross_reference="source",
         needs_landmarks=True,
     ),
+    MetricSpec(
+        "csim.dlib-resnet",
+        True,
+        "bench.metrics.evaluators:create_csim_dlib",
+        "cosine similarity of dlib's 128-d face descriptors (face: largest HOG detection, 68-point shape); "
+        "cross-reenactment: against the source; NaN where no face is detected",
+        weights=("dlib.shape-predictor-68", "dlib.resnet-v1"),
+        cross_reference="source",
+    ),
+    MetricSpec(
+        "akd.dlib68",
+        False,
+        "bench.metrics.evaluators:create_akd_dlib",
+        "FOMM's average keypoint distance: mean absolute coordinate difference of dlib's 68 landmarks detected on "
+        "the generated and the real frame, in pixels",
+        weights=("dlib.shape-predictor-68",),
+    ),
+    MetricSpec(
+        "npe.dlib68",
+        False,
+        "bench.metrics.evaluators:create_npe_dlib",
+        "the bi-layer paper's normalised pose error: mean Euclidean distance of dlib's 68 landmarks over the real "
+        "frame's outer-eye-corner distance (points 36, 45)",
+        weights=("dlib.shape-predictor-68",),
+    ),
+    MetricSpec(
+        "aed.dlib-resnet",
+        False,
+        "bench.metrics.evaluators:create_aed_dlib",
+        "FOMM's average Euclidean distance of identity embeddings as their code computes it: squared Euclidean "
+        "distance (no square root) of dlib's 128-d face descriptors, against the ground truth",
+        weights=("dlib.shape-predictor-68", "dlib.resnet-v1"),
+    ),
 ):
     METRICS.register(_spec.name, _spec)

@@ -119,3 +119,15 @@ def build_metrics(
         score, weights = import_object(spec.factory)(locations, device)
         built.append(BuiltMetric(spec, score, tuple(weights)))
     return built, skipped
+
+
+def _create_dlib(kind: str, locations: WeightsLocations, device: str) -> tuple[Score, tuple[ResolvedWeight, ...]]:
+    from bench.metrics.dlib_metrics import create_dlib_metric
+
+    return create_dlib_metric(kind, locations)  # type: ignore[arg-type]
+
+
+create_akd_dlib = partial(_create_dlib, "akd")
+create_npe_dlib = partial(_create_dlib, "npe")
+create_csim_dlib = partial(_create_dlib, "csim")
+create_aed_dlib = partial(_create_dlib, "aed")

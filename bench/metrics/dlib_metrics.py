@@ -1,0 +1,241 @@
+"""Metrics on dlib's face detector, 68-point shape predictor and 128-d face recognition ResNet.
+
+All four run offline on files that PyPI packages ship (``dlib-bin`` for the code, ``face-recognition-models`` for
+``shape_predictor_68_face_landmarks.dat`` and ``dlib_face_recognition_resnet_model_v1.dat``). Every frame, generated
+or real, goes through the same pipeline: [0, 1] floats rounded to uint8 RGB, dlib's HOG frontal face detector with
+one upsampling, the largest detected rectangle, the 68-point shape fitted in it. A frame without a detected face
+gives NaN (the aggregation drops and counts such frames). The landmarks a data set ships are not used: like FOMM's
+evaluation, both frames are measured by the same detector.
+
+* ``akd.dlib68``: average keypoint distance as FOMM's pose-evaluation code (``cmp.py`` of
+  github.com/AliaksandrSiarohin/pose-evaluation, used for the AKD of Siarohin et al., 2019) computes it: the mean
+  *absolute coordinate difference* ``mean |p - q|`` over the 68 points and both coordinates, in pixels. It is not
+  the mean Euclidean distance; a shift by ``d`` pixels along one axis gives ``d / 2``.
+* ``npe.dlib68``: the bi-layer paper's normalised pose error (Zakharov et al., 2020): the mean Euclidean distance
+  of the 68 landmarks, divided by the real frame's inter-ocular distance. Suite's choice: inter-ocular means the
+  distance between the outer eye corners (iBUG points 36 and 45, 0-based), the 300-W normalisation.
+* ``csim.dlib-resnet``: cosine similarity of the 128-d dlib face descriptors of the two frames.
+* ``aed.dlib-resnet``: FOMM's average Euclidean distance of identity embeddings, computed as the *sum of squared
+  differences* of the two embeddings, i.e. the squared Euclidean distance, without a square root (the form
+  attributed to FOMM's evaluation code). Caveat: the revision of pose-evaluation's ``cmp.py`` read for this module
+  (commit 54e33b48) averages absolute differences for every kind of value; check against the revision behind a
+  published number. FOMM embedded faces with OpenFace; this variant uses dlib's descriptors, so values are not
+  comparable to FOMM's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from bench.weights import ResolvedWeight, WeightsLocations, require
+
+__all__ = [
+    "DlibFaces",
+    "aed",
+    "akd",
+    "cosine_similarity",
+    "create_dlib_metric",
+    "descriptor_score",
+    "landmark_score",
+    "load_dlib_faces",
+    "normalised_pose_error",
+    "to_uint8_rgb",
+]
+
+LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 36, 45
+"""iBUG 68-point indices (0-based) of the outer eye corners: the inter-ocular distance of ``npe.dlib68``."""
+
+UPSAMPLE = 1
+"""Times the detector upsamples a frame before looking for faces (dlib's examples use 1)."""
+
+_loaded: dict[tuple[str, str], Any] = {}  # (kind, path) -> dlib object, loaded once per process
+_CACHE_SIZE = 512
+
+
+def _dlib() -> Any:
+    import dlib
+
+    return dlib
+
+
+def _load(kind: str, path: Path | str) -> Any:
+    key = (kind, str(path))
+    if key not in _loaded:
+        dlib = _dlib()
+        if kind == "detector":
+            _loaded[key] = dlib.get_frontal_face_detector()
+        elif kind == "predictor":
+            _loaded[key] = dlib.shape_predictor(str(path))
+        else:
+            _loaded[key] = dlib.face_recognition_model_v1(str(path))
+    return _loaded[key]
+
+
+def to_uint8_rgb(images: torch.Tensor) -> list[np.ndarray]:
+    """(N, 3, H, W) floats in [0, 1] -> N contiguous (H, W, 3) uint8 RGB arrays, rounded to the nearest level."""
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"expected RGB images of shape (N, 3, H, W), got shape {tuple(images.shape)}")
+    levels = (images.detach().float().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+    return [np.ascontiguousarray(frame) for frame in levels.permute(0, 2, 3, 1).cpu().numpy()]
+
+
+class _LRU:
+    """A small least-recently-used memo: the real frames of a run are scored by several metrics."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[bytes, Any] = OrderedDict()
+
+    def get(self, key: bytes, make: Callable[[], Any]) -> Any:
+        if key in self.items:
+            self.items.move_to_end(key)
+            return self.items[key]
+        value = make()
+        self.items[key] = value
+        if len(self.items) > self.size:
+            self.items.popitem(last=False)
+        return value
+
+
+def _digest(image: np.ndarray) -> bytes:
+    return hashlib.blake2b(image.tobytes(), digest_size=16, person=bytes(str(image.shape), "ascii")[:16]).digest()
+
+
+@dataclass(frozen=True)
+class DlibFaces:
+    """dlib's face pipeline: detector, 68-point predictor and, optionally, the face recognition ResNet."""
+
+    predictor_path: Path
+    recognizer_path: Path | None = None
+
+    def _shape(self, image: np.ndarray) -> Any:
+        """The 68-point ``full_object_detection`` in the largest detected face, or None."""
+        faces = _load("detector", "")(image, UPSAMPLE)
+        if len(faces) == 0:
+            return None
+        largest = max(faces, key=lambda rect: rect.width() * rect.height())
+        return _load("predictor", self.predictor_path)(image, largest)
+
+    def shape(self, image: np.ndarray) -> Any:
+        return _shapes.get(_digest(image) + bytes(str(self.predictor_path), "utf-8"), lambda: self._shape(image))
+
+    def landmarks(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, 68, 2) float64 (x, y) pixel landmarks; NaN for frames without a detected face."""
+        out = np.full((len(images), 68, 2), np.nan)
+        for i, image in enumerate(images):
+            shape = self.shape(image)
+            if shape is not None:
+                out[i] = [(point.x, point.y) for point in shape.parts()]
+        return out
+
+    def descriptors(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, 128) float64 face descriptors; NaN for frames without a detected face."""
+        if self.recognizer_path is None:
+            raise ValueError("DlibFaces was built without recognizer_path; descriptors need the recognition ResNet")
+        recognizer = _load("recognizer", self.recognizer_path)
+        out = np.full((len(images), 128), np.nan)
+        for i, image in enumerate(images):
+            key = _digest(image) + bytes(f"{self.predictor_path}|{self.recognizer_path}", "utf-8")
+            out[i] = _descriptors.get(key, lambda image=image: self._descriptor(recognizer, image))
+        return out
+
+    def _descriptor(self, recognizer: Any, image: np.ndarray) -> np.ndarray:
+        shape = self.shape(image)
+        if shape is None:
+            return np.full(128, np.nan)
+        return np.asarray(recognizer.compute_face_descriptor(image, shape), dtype=np.float64)
+
+
+_shapes = _LRU(_CACHE_SIZE)
+_descriptors = _LRU(_CACHE_SIZE)
+
+
+def load_dlib_faces(predictor_path: Path | str, recognizer_path: Path | str | None = None) -> DlibFaces:
+    """Load (once per process and file) dlib's models; the 68-point predictor alone takes about a second."""
+    faces = DlibFaces(Path(predictor_path), Path(recognizer_path) if recognizer_path is not None else None)
+    _load("detector", "")
+    _load("predictor", faces.predictor_path)
+    if faces.recognizer_path is not None:
+        _load("recognizer", faces.recognizer_path)
+    return faces
+
+
+def _pairs(pred: np.ndarray, reference: np.ndarray) -> None:
+    if pred.shape != reference.shape:
+        raise ValueError(f"expected arrays of one shape, got {pred.shape} and {reference.shape}")
+
+
+def akd(pred_landmarks: np.ndarray, reference_landmarks: np.ndarray) -> np.ndarray:
+    """FOMM's AKD per frame: mean absolute coordinate difference over points and both axes (N, K, 2) -> (N,)."""
+    _pairs(pred_landmarks, reference_landmarks)
+    return np.abs(pred_landmarks - reference_landmarks).mean(axis=(1, 2))
+
+
+def normalised_pose_error(pred_landmarks: np.ndarray, reference_landmarks: np.ndarray) -> np.ndarray:
+    """Mean Euclidean landmark distance over the reference's outer-eye-corner distance, (N, 68, 2) -> (N,)."""
+    _pairs(pred_landmarks, reference_landmarks)
+    distance = np.linalg.norm(pred_landmarks - reference_landmarks, axis=2).mean(axis=1)
+    ocular = np.linalg.norm(reference_landmarks[:, RIGHT_EYE_OUTER] - reference_landmarks[:, LEFT_EYE_OUTER], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ocular > 0, distance / ocular, np.nan)
+
+
+def cosine_similarity(pred: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarity (N, D) -> (N,), clipped to [-1, 1]; NaN rows stay NaN."""
+    _pairs(pred, reference)
+    norms = np.linalg.norm(pred, axis=1) * np.linalg.norm(reference, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.clip((pred * reference).sum(axis=1) / norms, -1.0, 1.0)
+
+
+def aed(pred: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """FOMM's AED per frame: sum of squared embedding differences (squared Euclidean distance), (N, D) -> (N,)."""
+    _pairs(pred, reference)
+    return np.square(pred - reference).sum(axis=1)
+
+
+def _tensor(values: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(values, dtype=np.float64)).float()
+
+
+def landmark_score(faces: DlibFaces, distance: Callable[[np.ndarray, np.ndarray], np.ndarray]):
+    """A metric's score function from a landmark distance; the landmarks passed in by the runner are ignored."""
+
+    def score(pred: torch.Tensor, ref: torch.Tensor, _pl: torch.Tensor | None, _rl: torch.Tensor | None):
+        return _tensor(distance(faces.landmarks(to_uint8_rgb(pred)), faces.landmarks(to_uint8_rgb(ref))))
+
+    return score
+
+
+def descriptor_score(faces: DlibFaces, compare: Callable[[np.ndarray, np.ndarray], np.ndarray]):
+    """A metric's score function from a comparison of face descriptors."""
+
+    def score(pred: torch.Tensor, ref: torch.Tensor, _pl: torch.Tensor | None, _rl: torch.Tensor | None):
+        return _tensor(compare(faces.descriptors(to_uint8_rgb(pred)), faces.descriptors(to_uint8_rgb(ref))))
+
+    return score
+
+
+def create_dlib_metric(
+    kind: Literal["akd", "npe", "csim", "aed"], locations: WeightsLocations
+) -> tuple[Callable[..., torch.Tensor], tuple[ResolvedWeight, ...]]:
+    """The score function of ``akd.dlib68``, ``npe.dlib68``, ``csim.dlib-resnet`` or ``aed.dlib-resnet``."""
+    predictor = require("dlib.shape-predictor-68", locations)
+    assert predictor.path is not None  # require raises for a missing file
+    if kind in ("akd", "npe"):
+        distance = akd if kind == "akd" else normalised_pose_error
+        return landmark_score(load_dlib_faces(predictor.path), distance), (predictor,)
+    if kind not in ("csim", "aed"):
+        raise ValueError(f"kind must be one of 'akd', 'npe', 'csim', 'aed', got {kind!r}")
+    recognizer = require("dlib.resnet-v1", locations)
+    assert recognizer.path is not None
+    compare = cosine_similarity if kind == "csim" else aed
+    return descriptor_score(load_dlib_faces(predictor.path, recognizer.path), compare), (predictor, recognizer)
