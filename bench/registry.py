@@ -46,6 +46,10 @@ class Registry(Generic[T]):
             known = ", ".join(sorted(self._entries))
             raise RegistryError(f"unknown {self.kind} {name!r}.{hint} Known: {known}") from None
 
+    def in_order(self) -> list[str]:
+        """Names in registration order (the order tables show them)."""
+        return list(self._entries)
+
     def names(self, pattern: str = "*") -> list[str]:
         return sorted(n for n in self._entries if fnmatch.fnmatchcase(n, pattern))
 

@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 
+from bench.metrics import METRICS
 from bench.models.zoo import WEIGHT_MARKS
 
 __all__ = ["format_summary"]
@@ -26,6 +27,8 @@ def format_summary(summary: pd.DataFrame, counts: pd.DataFrame) -> str:
     if counts.empty:
         return "(no results)"
     metrics = list(dict.fromkeys(summary["metric"])) if not summary.empty else []
+    rank = {name: i for i, name in enumerate(METRICS.in_order())}
+    metrics.sort(key=lambda name: rank.get(name, len(rank)))
     better = dict(zip(summary.get("metric", []), summary.get("higher_is_better", []), strict=True))
     unverified = (
         set(summary.loc[summary.get("metric_weights", pd.Series(dtype=str)) == "unverified", "metric"])
@@ -36,7 +39,7 @@ def format_summary(summary: pd.DataFrame, counts: pd.DataFrame) -> str:
         "model",
         "protocol",
         "frames",
-        *[f"{m} {'↑' if better[m] else '↓'}{' [unverified]' if m in unverified else ''}" for m in metrics],
+        *[f"{m} {'↑' if better[m] else '↓'}{'*' if m in unverified else ''}" for m in metrics],
     ]
     values = {(r.model, r.protocol, r.metric): r.value for r in summary.itertuples()}
     lines = [
@@ -56,4 +59,6 @@ def format_summary(summary: pd.DataFrame, counts: pd.DataFrame) -> str:
         for row in [header, *lines]
     ]
     render.insert(1, "  ".join("-" * w for w in widths))
+    if unverified:
+        render.append("* computed with weights whose sha256 is not verified against a release")
     return "\n".join(render)

@@ -70,9 +70,11 @@ def test_run_reports_lpips_with_a_trunk_in_the_weights_folder(bilayer_root: Path
     assert table.loc[("oracle", "lpips.alex.v0.1"), "value"] == 0.0
     assert table.loc[("copy-source", "lpips.alex.v0.1"), "value"] > 0.0
     assert table.loc[("oracle", "lpips.alex.v0.1"), "metric_weights"] == "unverified"
-    assert "lpips.alex.v0.1 ↓ [unverified]" in format_summary(result.summary, result.counts)
+    rendered = format_summary(result.summary, result.counts)
+    assert "lpips.alex.v0.1 ↓*" in rendered and "* computed with weights whose sha256 is not verified" in rendered
+    assert rendered.index("l1 ↓") < rendered.index("ssim ↑") < rendered.index("lpips.alex.v0.1")  # registry order
     results = json.loads((result.run_dir / "results.json").read_text())
-    assert [s["name"] for s in results["skipped_metrics"]] == [
+    assert sorted(s["name"] for s in results["skipped_metrics"]) == [
         "aed.dlib-resnet",
         "akd.dlib68",
         "csim.arcface-irse50",

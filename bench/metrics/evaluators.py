@@ -106,7 +106,7 @@ def build_metrics(
     A metric asked for by name whose files are missing is a :class:`~bench.errors.WeightsError`.
     """
     everything = ALL in names
-    wanted = METRICS.names() if everything else list(names)
+    wanted = METRICS.in_order() if everything else list(names)
     built, skipped = [], []
     for name in wanted:
         spec = METRICS.get(name)
