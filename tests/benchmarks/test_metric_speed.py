@@ -1,0 +1,78 @@
+"""Frames per second of each metric at 256x256 on CPU (pytest-benchmark; not part of the CI run).
+
+    python -m pytest tests/benchmarks/test_metric_speed.py -m benchmark_suite --benchmark-only -p no:cacheprovider
+
+Networks with user-supplied weights run with random weights in the real formats (speed only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.metrics.evaluators import build_metrics
+from bench.weights import WeightsLocations
+
+pytestmark = pytest.mark.benchmark_suite
+FRAMES = 8
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> WeightsLocations:
+    from bench.compat import ensure_torchvision
+    from bench.metrics.arcface import ArcFaceIRSE50
+
+    ensure_torchvision()
+    import torchvision
+
+    folder = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    torch.save(torchvision.models.alexnet().state_dict(), folder / "alexnet-owt-7be5be79.pth")
+    torch.save(torchvision.models.vgg16().state_dict(), folder / "vgg16-397923af.pth")
+    torch.save(ArcFaceIRSE50().state_dict(), folder / "model_ir_se50.pth")
+    return WeightsLocations(weights_dir=Path(folder), accept_mismatch=True)
+
+
+def _frames() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    from skimage.data import astronaut
+    from skimage.transform import resize
+
+    face = torch.from_numpy(resize(astronaut()[40:260, 110:330], (256, 256))).float().permute(2, 0, 1)
+    pred = face[None] * 0.9 + torch.arange(FRAMES).view(-1, 1, 1, 1) / 255.0  # distinct frames
+    target = torch.roll(pred, shifts=3, dims=-1)
+    angles = torch.linspace(0, 6.283, 68)
+    landmarks = torch.stack([128 + 60 * torch.cos(angles), 140 + 70 * torch.sin(angles)], 1)[None].repeat(FRAMES, 1, 1)
+    return pred, target, landmarks
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "l1",
+        "psnr",
+        "ssim",
+        "lpips.alex.v0.1",
+        "lpips.vgg.v0.1",
+        "csim.arcface-irse50",
+        "csim.dlib-resnet",
+        "akd.dlib68",
+        "npe.dlib68",
+        "aed.dlib-resnet",
+    ],
+)
+def test_metric_speed(benchmark, weights: WeightsLocations, name: str) -> None:
+    torch.set_num_threads(2)
+    (metric,), _ = build_metrics([name], weights)
+    pred, target, landmarks = _frames()
+    counter = iter(range(10**6))
+
+    def run() -> torch.Tensor:
+        level = 8 * (next(counter) % 10) / 255.0  # one grey level more each round: caches (dlib) do not hide the work
+        return metric.score((pred + level).clamp(0, 1), target, landmarks, landmarks)
+
+    benchmark.group = "metrics"
+    benchmark.extra_info.update(metric=name, frames=FRAMES, threads=2, torch=torch.__version__)
+    values = benchmark.pedantic(run, rounds=5, warmup_rounds=1)
+    assert values.shape == (FRAMES,)
