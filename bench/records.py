@@ -17,6 +17,7 @@ Layout of ``RUN_DIR``::
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -24,6 +25,8 @@ import re
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from bench.config import RunConfig, config_to_toml, load_config
 from bench.errors import ConfigError
@@ -112,6 +115,18 @@ class RunDirectory:
 
     def read_parts(self) -> list[dict[str, Any]]:
         return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((self.path / "parts").glob("*/*.json"))]
+
+    def array_path(self, model: str, job_id: str, name: str) -> Path:
+        """Per-job arrays beside the parts (set metrics' features); ``model`` "_real" for the real frames."""
+        return self.path / "parts" / _slug(model) / f"{_slug(job_id)}.{_slug(name)}.npy"
+
+    def write_array(self, model: str, job_id: str, name: str, array: np.ndarray) -> None:
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(array), allow_pickle=False)
+        atomic_write(self.array_path(model, job_id, name), buffer.getvalue())
+
+    def read_array(self, model: str, job_id: str, name: str) -> np.ndarray:
+        return np.load(self.array_path(model, job_id, name), allow_pickle=False)
 
     def sample_path(self, *parts: str) -> Path:
         path = self.path / "samples" / Path(*(_slug(p) for p in parts[:-1])) / parts[-1]

@@ -27,10 +27,12 @@ from bench.config import RunConfig, config_to_dict
 from bench.data import Dataset, FrameData, open_dataset
 from bench.environment import collect_environment, utc_now
 from bench.errors import BenchError, ConfigError, DataError, ModelOutputError
+from bench.metrics import METRICS
 from bench.metrics.evaluators import BuiltMetric, build_metrics
 from bench.models import MODELS, Frames, LoadedModel, create_model, frames_from_data
 from bench.protocols import Job, SkippedSequence, build_jobs
 from bench.records import RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, RunDirectory, atomic_write
+from bench.registry import import_object
 from bench.weights import WeightsLocations, file_sha256
 
 __all__ = ["RunSummary", "run_benchmark"]
@@ -84,9 +86,24 @@ class _JobRunner:
         self.sample_jobs = sample_jobs
         self.metrics = metrics
 
+    @property
+    def frame_metric_names(self) -> list[str]:
+        return [m.spec.name for m in self.metrics if m.spec.kind == "frame"]
+
+    def _set_features(self, model: str, job: Job, predicted: torch.Tensor, driver: Frames) -> None:
+        """Set metrics (FID): features of the generated frames, and once per job of the real ones, saved
+        beside the parts so that resumed and sharded runs can combine them."""
+        for metric in (m for m in self.metrics if m.spec.kind == "set"):
+            name = metric.spec.name
+            self.record.write_array(model, job.id, name, metric.score(predicted))  # type: ignore[arg-type]
+            if not self.record.array_path("_real", job.id, name).is_file():
+                self.record.write_array("_real", job.id, name, metric.score(driver.image))  # type: ignore[arg-type]
+
     def _scores(self, job: Job, predicted: torch.Tensor, source: Frames, driver: Frames) -> dict[str, list[float]]:
         values = {}
         for metric in self.metrics:
+            if metric.spec.kind == "set":
+                continue
             if job.has_ground_truth:
                 reference, landmarks = driver.image, driver.landmarks
             elif metric.spec.cross_reference == "source":
@@ -120,6 +137,7 @@ class _JobRunner:
                 timings.append({"stage": "animate", "frames": len(batch), "ms": elapsed})
             predicted = torch.cat(outputs)
             values = self._scores(job, predicted, source, driver)
+            self._set_features(loaded.spec.name, job, predicted, driver)
         if job.id in self.sample_jobs:
             for i in range(min(self.config.samples_per_job, len(predicted))):
                 _save_png(
@@ -137,7 +155,7 @@ class _JobRunner:
                 "driver_sequence": job.driver.id,
                 "driver_frame": names[i],
                 "frame_index": i,
-                **{name: values[name][i] if name in values else None for name in (m.spec.name for m in self.metrics)},
+                **{name: values[name][i] if name in values else None for name in self.frame_metric_names},
             }
             for i in range(len(driver))
         ]
@@ -230,10 +248,13 @@ def _finalize(
 ) -> RunSummary:
     parts = record.read_parts()
     metric_record = record.read_json("metrics.json")
-    metrics = list(metric_record["metrics"])
+    metrics = [name for name, info in metric_record["metrics"].items() if info.get("kind", "frame") == "frame"]
+    set_metrics = [name for name in metric_record["metrics"] if name not in metrics]
     frames = frames_table(parts, metrics)
     failures = failures_table(parts)
-    summary = summary_table(frames, metrics, config.seed)
+    summary = pd.concat(
+        [summary_table(frames, metrics, config.seed), _set_metric_rows(record, parts, set_metrics)], ignore_index=True
+    )
     if not summary.empty:
         labels = {name: info["weights_label"] for name, info in metric_record["metrics"].items()}
         summary.insert(summary.columns.get_loc("variant") + 1, "metric_weights", summary["metric"].map(labels))
@@ -266,6 +287,41 @@ def _finalize(
     order = {name: i for i, name in enumerate((*config.models, *config.protocol.kinds))}
     counts = counts.sort_values(["model", "protocol"], key=lambda column: column.map(order)).reset_index(drop=True)
     return RunSummary(record.path, status, summary, failures, counts, tuple(metric_record["skipped"]))
+
+
+def _set_metric_rows(record: RunDirectory, parts: Sequence[dict[str, Any]], names: Sequence[str]) -> pd.DataFrame:
+    """One row per (model, protocol) and set metric, from the features saved per job."""
+    rows = []
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for part in parts:
+        if part["status"] == "ok" and part["rows"]:
+            groups.setdefault((part["model"], part["rows"][0]["weights"], part["protocol"]), []).append(part["job"])
+    for name in names:
+        spec = METRICS.get(name)
+        distance = import_object(spec.distance)
+        for (model, weights, protocol), job_ids in sorted(groups.items()):
+            fake = np.concatenate([record.read_array(model, j, name) for j in job_ids])
+            real = np.concatenate([record.read_array("_real", j, name) for j in job_ids])
+            if min(len(fake), len(real)) < 2:
+                continue
+            rows.append(
+                {
+                    "model": model,
+                    "weights": weights,
+                    "protocol": protocol,
+                    "metric": name,
+                    "variant": spec.variant,
+                    "higher_is_better": spec.higher_is_better,
+                    "value": float(distance(real, fake)),
+                    "ci95_low": float("nan"),
+                    "ci95_high": float("nan"),
+                    "sequence_std": float("nan"),
+                    "n_frames": len(fake),
+                    "n_unscored": 0,
+                    "n_sequences": len(job_ids),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def _check_landmarks(models: Sequence[str], dataset: Dataset) -> None:

@@ -156,6 +156,7 @@ def test_released_layout_through_the_weights_registry(bilayer_root: Path, tmp_pa
     write_runs(random_model(TINY, seed=2), tmp_path / "weights" / "runs")
     config = RunConfig(
         models=("bilayer.paper",),
+        metrics=("l1",),
         data=DataConfig(root=str(bilayer_root)),
         protocol=ProtocolConfig(kinds=("self",)),
         threads=1,

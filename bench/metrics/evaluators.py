@@ -21,12 +21,20 @@ Score = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None", "torch.Tens
 
 @dataclass(frozen=True)
 class BuiltMetric:
+    """``score`` is a frame metric's ``(pred, reference, pred_lm, ref_lm) -> (N,)``, or a set metric's
+    ``images -> features (N, D)``. ``records`` replaces the file provenance where weights do not come from the
+    registry alone (FID's shipped network)."""
+
     spec: MetricSpec
-    score: Score
+    score: Callable[..., object]
     weights: tuple[ResolvedWeight, ...] = ()
+    records: tuple[dict[str, object], ...] = ()
+    verified: bool | None = None
 
     @property
     def weights_label(self) -> str:
+        if self.verified is not None:
+            return "verified" if self.verified else "unverified"
         if not self.weights:
             return "none"
         verified = all(w.verification in ("verified", "verified-prefix") for w in self.weights)
@@ -35,10 +43,11 @@ class BuiltMetric:
     def provenance(self) -> dict[str, object]:
         return {
             "variant": self.spec.variant,
+            "kind": self.spec.kind,
             "higher_is_better": self.spec.higher_is_better,
             "description": self.spec.description,
             "weights_label": self.weights_label,
-            "files": [w.provenance() for w in self.weights],
+            "files": list(self.records) or [w.provenance() for w in self.weights],
         }
 
 
@@ -87,6 +96,19 @@ def create_csim_arcface(locations: WeightsLocations, device: str) -> tuple[Score
     return score, (resolved,)
 
 
+def create_fid(locations: WeightsLocations, device: str) -> BuiltMetric:
+    from bench.metrics.fid import extract_features
+    from bench.metrics.inception import load_fid_inception
+
+    network = load_fid_inception(locations, device=device)
+
+    def features(images: torch.Tensor) -> object:
+        return extract_features(network.model, images, batch_size=16).double().cpu().numpy()
+
+    record = network.weights.as_record()
+    return BuiltMetric(METRICS.get(network.variant), features, records=(record,), verified=network.weights.verified)
+
+
 def _unavailable(spec: MetricSpec, locations: WeightsLocations) -> str | None:
     for name in spec.weights:
         found = resolve(name, locations, verify=False)
@@ -116,8 +138,8 @@ def build_metrics(
                 raise WeightsError(f"metric {name} was asked for but its weights are missing: {reason}")
             skipped.append(SkippedMetric(name, reason))
             continue
-        score, weights = import_object(spec.factory)(locations, device)
-        built.append(BuiltMetric(spec, score, tuple(weights)))
+        made = import_object(spec.factory)(locations, device)
+        built.append(made if isinstance(made, BuiltMetric) else BuiltMetric(spec, made[0], tuple(made[1])))
     return built, skipped
 
 
