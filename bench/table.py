@@ -17,7 +17,7 @@ def _number(value: float) -> str:
         return "-"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    return f"{value:.4f}"
+    return f"{0.0 if abs(value) < 5e-5 else value:.4f}"  # no "-0.0000" for a rounding-level negative
 
 
 def format_summary(summary: pd.DataFrame, counts: pd.DataFrame) -> str:
