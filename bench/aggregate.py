@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from bench.metrics import METRICS
+from bench.registry import import_object
 
 __all__ = [
     "FRAME_KEYS",
@@ -64,6 +65,60 @@ def bootstrap_interval(
     return float(low), float(high)
 
 
+def summary_row(
+    model: str,
+    weights: str,
+    protocol: str,
+    metric: str,
+    value: float,
+    frames: int,
+    sequences: int,
+    *,
+    ci95: tuple[float, float] = (float("nan"), float("nan")),
+    sequence_std: float = float("nan"),
+    unscored: int = 0,
+) -> dict[str, Any]:
+    """One row of the summary (results.json "summary", the tables), for frame and set metrics alike."""
+    spec = METRICS.get(metric)
+    return {
+        "model": model,
+        "weights": weights,
+        "protocol": protocol,
+        "metric": metric,
+        "variant": spec.variant,
+        "higher_is_better": spec.higher_is_better,
+        "value": value,
+        "ci95_low": ci95[0],
+        "ci95_high": ci95[1],
+        "sequence_std": sequence_std,
+        "n_frames": frames,
+        "n_unscored": unscored,
+        "n_sequences": sequences,
+    }
+
+
+def set_metric_table(
+    parts: Sequence[dict[str, Any]], metrics: Sequence[str], features: Callable[[str, str, str], np.ndarray]
+) -> pd.DataFrame:
+    """Per (model, protocol) and set metric (FID), from per-job features: ``features(model, job, metric)``, with
+    model "_real" for the real frames of a job."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for part in parts:
+        if part["status"] == "ok" and part["rows"]:
+            groups.setdefault((part["model"], part["rows"][0]["weights"], part["protocol"]), []).append(part["job"])
+    rows = []
+    for name in metrics:
+        distance = import_object(METRICS.get(name).distance)
+        for (model, weights, protocol), jobs in sorted(groups.items()):
+            fake = np.concatenate([features(model, job, name) for job in jobs])
+            real = np.concatenate([features("_real", job, name) for job in jobs])
+            if min(len(fake), len(real)) >= 2:
+                rows.append(
+                    summary_row(model, weights, protocol, name, float(distance(real, fake)), len(fake), len(jobs))
+                )
+    return pd.DataFrame(rows)
+
+
 def summary_table(frames: pd.DataFrame, metrics: Sequence[str], seed: int = 0) -> pd.DataFrame:
     """Per (model, protocol, metric): mean over frames, count of frames and sequences, std of sequence means,
     and a 95% bootstrap interval over sequences (seeded, 1000 resamples)."""
@@ -77,25 +132,21 @@ def summary_table(frames: pd.DataFrame, metrics: Sequence[str], seed: int = 0) -
             by_job = group.dropna(subset=[name]).groupby("job")[name]
             per_sequence = by_job.mean()
             low, high = bootstrap_interval(by_job.sum().to_numpy(), by_job.count().to_numpy(), seed)
-            spec = METRICS.get(name)
             with np.errstate(invalid="ignore"):
                 spread = float(per_sequence.std(ddof=1)) if len(per_sequence) > 1 else float("nan")
             rows.append(
-                {
-                    "model": model,
-                    "weights": weights,
-                    "protocol": protocol,
-                    "metric": name,
-                    "variant": spec.variant,
-                    "higher_is_better": spec.higher_is_better,
-                    "value": float(values.mean()),
-                    "ci95_low": low,
-                    "ci95_high": high,
-                    "sequence_std": spread,
-                    "n_frames": len(values),
-                    "n_unscored": missing,
-                    "n_sequences": len(per_sequence),
-                }
+                summary_row(
+                    model,
+                    weights,
+                    protocol,
+                    name,
+                    float(values.mean()),
+                    len(values),
+                    len(per_sequence),
+                    ci95=(low, high),
+                    sequence_std=spread,
+                    unscored=missing,
+                )
             )
     return pd.DataFrame(rows)
 

@@ -22,17 +22,22 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
-from bench.aggregate import failures_table, frames_table, sequences_table, summary_table, timings_table
+from bench.aggregate import (
+    failures_table,
+    frames_table,
+    sequences_table,
+    set_metric_table,
+    summary_table,
+    timings_table,
+)
 from bench.config import RunConfig, config_to_dict
 from bench.data import Dataset, FrameData, open_dataset
 from bench.environment import collect_environment, utc_now
 from bench.errors import BenchError, ConfigError, DataError, ModelOutputError
-from bench.metrics import METRICS
 from bench.metrics.evaluators import BuiltMetric, build_metrics
 from bench.models import MODELS, Frames, LoadedModel, create_model, frames_from_data
 from bench.protocols import Job, SkippedSequence, build_jobs
 from bench.records import RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, RunDirectory, atomic_write
-from bench.registry import import_object
 from bench.weights import WeightsLocations, file_sha256
 
 __all__ = ["RunSummary", "run_benchmark"]
@@ -144,6 +149,7 @@ class _JobRunner:
                     self.record.sample_path(loaded.spec.name, job.protocol, f"{i:02d}_{names[i]}.png"),
                     predicted[i],
                 )
+        frame_metrics = self.frame_metric_names
         rows = [
             {
                 "model": loaded.spec.name,
@@ -155,7 +161,7 @@ class _JobRunner:
                 "driver_sequence": job.driver.id,
                 "driver_frame": names[i],
                 "frame_index": i,
-                **{name: values[name][i] if name in values else None for name in self.frame_metric_names},
+                **{name: values[name][i] if name in values else None for name in frame_metrics},
             }
             for i in range(len(driver))
         ]
@@ -253,7 +259,8 @@ def _finalize(
     frames = frames_table(parts, metrics)
     failures = failures_table(parts)
     summary = pd.concat(
-        [summary_table(frames, metrics, config.seed), _set_metric_rows(record, parts, set_metrics)], ignore_index=True
+        [summary_table(frames, metrics, config.seed), set_metric_table(parts, set_metrics, record.read_array)],
+        ignore_index=True,
     )
     if not summary.empty:
         labels = {name: info["weights_label"] for name, info in metric_record["metrics"].items()}
@@ -287,41 +294,6 @@ def _finalize(
     order = {name: i for i, name in enumerate((*config.models, *config.protocol.kinds))}
     counts = counts.sort_values(["model", "protocol"], key=lambda column: column.map(order)).reset_index(drop=True)
     return RunSummary(record.path, status, summary, failures, counts, tuple(metric_record["skipped"]))
-
-
-def _set_metric_rows(record: RunDirectory, parts: Sequence[dict[str, Any]], names: Sequence[str]) -> pd.DataFrame:
-    """One row per (model, protocol) and set metric, from the features saved per job."""
-    rows = []
-    groups: dict[tuple[str, str, str], list[str]] = {}
-    for part in parts:
-        if part["status"] == "ok" and part["rows"]:
-            groups.setdefault((part["model"], part["rows"][0]["weights"], part["protocol"]), []).append(part["job"])
-    for name in names:
-        spec = METRICS.get(name)
-        distance = import_object(spec.distance)
-        for (model, weights, protocol), job_ids in sorted(groups.items()):
-            fake = np.concatenate([record.read_array(model, j, name) for j in job_ids])
-            real = np.concatenate([record.read_array("_real", j, name) for j in job_ids])
-            if min(len(fake), len(real)) < 2:
-                continue
-            rows.append(
-                {
-                    "model": model,
-                    "weights": weights,
-                    "protocol": protocol,
-                    "metric": name,
-                    "variant": spec.variant,
-                    "higher_is_better": spec.higher_is_better,
-                    "value": float(distance(real, fake)),
-                    "ci95_low": float("nan"),
-                    "ci95_high": float("nan"),
-                    "sequence_std": float("nan"),
-                    "n_frames": len(fake),
-                    "n_unscored": 0,
-                    "n_sequences": len(job_ids),
-                }
-            )
-    return pd.DataFrame(rows)
 
 
 def _check_landmarks(models: Sequence[str], dataset: Dataset) -> None:

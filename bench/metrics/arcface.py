@@ -33,7 +33,6 @@ activation after the sum. The embedding is L2-normalised. Input as at InsightFac
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import torch
@@ -41,6 +40,7 @@ from torch import nn
 
 from bench.errors import WeightsError
 from bench.weights import ResolvedWeight, WeightsLocations, require
+from bench.weights.load import load_state_dict
 
 __all__ = ["ARCFACE_INPUT_SIZE", "ARCFACE_STAGES", "ArcFaceIRSE50", "load_arcface", "load_arcface_state"]
 
@@ -163,18 +163,9 @@ def _check_keys(model: nn.Module, state: dict[str, object], source: Path) -> dic
 
 def load_arcface_state(model: ArcFaceIRSE50, path: Path) -> None:
     """Load a ``model_ir_se50.pth`` state_dict into ``model`` strictly; unreadable or foreign files raise."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, IndexError, pickle.UnpicklingError) as error:
-        raise WeightsError(
-            f"{path}: cannot read the ArcFace IR-SE-50 weights ({error!r}); the file is truncated or not a torch "
-            f"checkpoint: download model_ir_se50.pth again from {ARCFACE_URL}"
-        ) from error
-    if not isinstance(state, dict):
-        raise WeightsError(
-            f"{path}: expected a state_dict (dict of tensors), got {type(state).__name__}; "
-            f"use model_ir_se50.pth from {ARCFACE_URL}"
-        )
+    state = load_state_dict(
+        path, "the ArcFace IR-SE-50 weights", f"download model_ir_se50.pth again from {ARCFACE_URL}"
+    )
     model.load_state_dict(_check_keys(model, state, path), strict=True)
 
 

@@ -21,7 +21,6 @@ Either way the result carries an :class:`InceptionProvenance` (source, file, sha
 from __future__ import annotations
 
 import importlib.util
-import pickle
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from torch import nn
 from bench.compat import ensure_torchvision
 from bench.errors import WeightsError
 from bench.weights import WEIGHTS, WeightsLocations, file_sha256, require, resolve
+from bench.weights.load import load_state_dict
 
 __all__ = [
     "FIDHELPER_SHA256",
@@ -255,15 +255,9 @@ def load_torchscript(path: Path) -> torch.jit.ScriptModule:
 def _load_release(net: nn.Module, locations: WeightsLocations) -> InceptionProvenance:
     resolved = require(FID_WEIGHTS, locations)
     assert resolved.path is not None and resolved.sha256 is not None  # require() raises otherwise
-    try:
-        state = torch.load(resolved.path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as error:
-        raise WeightsError(
-            f"{resolved.path}: cannot read pytorch-fid's FID Inception weights ({error}); the file is truncated or "
-            f"corrupt: download it again from {resolved.entry.url}"
-        ) from error
-    if not isinstance(state, dict):
-        raise WeightsError(f"{resolved.path}: expected pytorch-fid's state_dict, got {type(state).__name__}")
+    state = load_state_dict(
+        resolved.path, "pytorch-fid's FID Inception weights", f"download it again from {resolved.entry.url}"
+    )
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as error:

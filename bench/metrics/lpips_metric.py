@@ -9,7 +9,6 @@ LPIPS with VGG, later papers with AlexNet: always name the variant.
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,6 +17,7 @@ import torch
 from bench.compat import ensure_torchvision
 from bench.errors import WeightsError
 from bench.weights import ResolvedWeight, WeightsLocations, require
+from bench.weights.load import load_state_dict
 
 __all__ = ["LPIPS_TRUNKS", "LpipsNetwork", "load_lpips", "lpips_distance"]
 
@@ -62,12 +62,7 @@ def load_lpips(trunk: Trunk, locations: WeightsLocations, device: torch.device |
     import lpips  # deferred: imports torchvision
 
     model = lpips.LPIPS(net=trunk, version="0.1", pretrained=True, pnet_rand=True, verbose=False)
-    try:
-        state = torch.load(resolved.path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, IndexError, pickle.UnpicklingError) as error:
-        raise WeightsError(f"{resolved.path}: cannot read the LPIPS trunk ({error!r}); download it again") from error
-    if not isinstance(state, dict):
-        raise WeightsError(f"{resolved.path}: expected a torchvision state_dict")
+    state = load_state_dict(resolved.path, "the LPIPS trunk", f"download it again from {resolved.entry.url}")
     _copy_trunk(model, state, str(resolved.path))
     model = model.to(device).eval().requires_grad_(False)
     return LpipsNetwork(model, f"lpips.{trunk}.v0.1", resolved)
