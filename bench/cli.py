@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -82,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     conformance.add_argument("model", choices=["bilayer", "fomm"], help="which model family")
     conformance.add_argument("case_dir", type=Path, help="a case folder in the format of shared/conformance/*/")
     sub.add_parser("data", help="generate the embedded default data set if needed and print its root")
+    for module in EXTENSIONS.values():
+        importlib.import_module(module).add_parser(sub)
     return parser
 
 
@@ -188,6 +191,11 @@ def _cmd_conformance(args: argparse.Namespace) -> int:
     return 0 if all(r.passed for r in rows) else 1
 
 
+EXTENSIONS: dict[str, str] = {
+    # command -> module with ``add_parser(sub)`` and ``run(args) -> int`` (light imports at module level)
+}
+"""Commands that live in their own package, next to what they drive."""
+
 COMMANDS = {
     "run": _cmd_run,
     "weights": _cmd_weights,
@@ -201,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
+        if args.command in EXTENSIONS:
+            return importlib.import_module(EXTENSIONS[args.command]).run(args)
         return COMMANDS[args.command](args)
     except BenchError as error:
         print(f"bilayer-bench: error: {error}", file=sys.stderr)
