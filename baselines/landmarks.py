@@ -44,17 +44,31 @@ class FaceAlignmentLandmarks:
             compile=False,
         )
 
+    def _first_face(self, image: torch.Tensor, box: np.ndarray | None, quantize: bool) -> np.ndarray | None:
+        array = image.detach().permute(1, 2, 0).cpu().numpy().astype(np.float32) * 255.0
+        if quantize:
+            array = np.round(np.clip(array, 0.0, 255.0))  # the 8-bit levels an image file would hold
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # face-alignment warns "No faces were detected."
+            found = self.aligner.get_landmarks_from_image(array, detected_faces=None if box is None else [box])
+        return np.asarray(found[0], dtype=np.float32)[:, :2] if found else None
+
     def __call__(self, images: torch.Tensor, boxes: list[np.ndarray] | None = None) -> np.ndarray:
         """Landmarks of the first face per frame; ``boxes`` (one [x0, y0, x1, y1] per frame) skip detection."""
         out = []
         for i, image in enumerate(images):
-            array = image.detach().permute(1, 2, 0).cpu().numpy().astype(np.float32) * 255.0
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # face-alignment warns "No faces were detected."
-                found = self.aligner.get_landmarks_from_image(
-                    array, detected_faces=None if boxes is None else [boxes[i]]
-                )
-            if not found:
+            found = self._first_face(image, None if boxes is None else boxes[i], quantize=False)
+            if found is None:
                 raise NoFaceError(f"face-alignment found no face in frame {i}; use the data set's landmarks instead")
-            out.append(np.asarray(found[0], dtype=np.float32)[:, :2])
+            out.append(found)
         return np.stack(out)
+
+    def landmarks_or_nan(self, images: torch.Tensor) -> np.ndarray:
+        """(N, 68, 2) landmarks of the first detected face of each frame, rounded to 8-bit levels first as if read
+        from an image file; NaN rows where no face is found (metrics skip and count those frames)."""
+        out = np.full((len(images), 68, 2), np.nan, dtype=np.float32)
+        for i, image in enumerate(images):
+            found = self._first_face(image, None, quantize=True)
+            if found is not None:
+                out[i] = found
+        return out

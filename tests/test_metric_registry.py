@@ -77,10 +77,12 @@ def test_run_reports_lpips_with_a_trunk_in_the_weights_folder(bilayer_root: Path
     assert sorted(s["name"] for s in results["skipped_metrics"]) == [
         "aed.dlib-resnet",
         "akd.dlib68",
+        "akd.fan68",
         "csim.arcface-irse50",
         "csim.dlib-resnet",
         "lpips.vgg.v0.1",
         "npe.dlib68",
+        "npe.fan68",
     ]  # use_packages=False: the dlib files shipped by face-recognition-models are not looked for
     assert results["metrics"]["lpips.alex.v0.1"]["files"][0]["verification"] == "mismatch"
     row = next(r for r in results["summary"] if r["model"] == "copy-source" and r["metric"] == "ssim")

@@ -111,6 +111,22 @@ for _spec in (
         weights=("dlib.shape-predictor-68",),
     ),
     MetricSpec(
+        "akd.fan68",
+        False,
+        "bench.metrics.evaluators:create_akd_fan",
+        "FOMM's average keypoint distance with the landmarks FOMM used: face-alignment's FAN (2DFAN4, S3FD "
+        "detector) on the generated and the real frame, mean absolute coordinate difference in pixels",
+        weights=("face-alignment.2dfan4", "face-alignment.s3fd"),
+    ),
+    MetricSpec(
+        "npe.fan68",
+        False,
+        "bench.metrics.evaluators:create_npe_fan",
+        "the bi-layer paper's normalised pose error with face-alignment's FAN landmarks: mean Euclidean distance "
+        "over the real frame's outer-eye-corner distance (points 36, 45)",
+        weights=("face-alignment.2dfan4", "face-alignment.s3fd"),
+    ),
+    MetricSpec(
         "aed.dlib-resnet",
         False,
         "bench.metrics.evaluators:create_aed_dlib",

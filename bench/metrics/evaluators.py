@@ -153,3 +153,13 @@ create_akd_dlib = partial(_create_dlib, "akd")
 create_npe_dlib = partial(_create_dlib, "npe")
 create_csim_dlib = partial(_create_dlib, "csim")
 create_aed_dlib = partial(_create_dlib, "aed")
+
+
+def _create_fan(kind: str, locations: WeightsLocations, device: str) -> tuple[Score, tuple[ResolvedWeight, ...]]:
+    from bench.metrics.fan_metrics import create_fan_metric
+
+    return create_fan_metric(kind, locations, device)  # type: ignore[arg-type]
+
+
+create_akd_fan = partial(_create_fan, "akd")
+create_npe_fan = partial(_create_fan, "npe")
