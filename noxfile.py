@@ -45,3 +45,20 @@ def bench(session: nox.Session) -> None:
     """The main job: evaluate the embedded default configuration; extra arguments go to `bilayer-bench run`."""
     install(session)
     session.run("bilayer-bench", "run", *session.posargs)
+
+
+@nox.session
+def prepare(session: nox.Session) -> None:
+    """Smoke run of `bilayer-bench prepare` on clips made from the embedded default data set (prints frames/s),
+    then `bilayer-bench run` on what it wrote; extra arguments go to `bilayer-bench prepare`."""
+    import shutil
+
+    install(session)
+    tmp = Path(session.create_tmp())
+    shutil.rmtree(tmp / "vox", ignore_errors=True)  # a fresh data set each time, so that the speed is measured
+    write = "from bench.prepare.samples import write_default_clips as w; import sys; w(sys.argv[1])"
+    session.run("python", "-c", write, str(tmp / "clips"))
+    session.run("bilayer-bench", "prepare", str(tmp / "clips"), str(tmp / "vox"), "--no-progress", *session.posargs)
+    session.run(
+        "bilayer-bench", "run", "--data", str(tmp / "vox"), "--metrics", "l1,psnr,ssim", "--out", str(tmp / "runs")
+    )
