@@ -62,3 +62,40 @@ def prepare(session: nox.Session) -> None:
     session.run(
         "bilayer-bench", "run", "--data", str(tmp / "vox"), "--metrics", "l1,psnr,ssim", "--out", str(tmp / "runs")
     )
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """The default run turned into the paper-style report folder, then checked in headless Chromium (`-m browser`).
+
+    `nox -s report` runs `bilayer-bench run` (the embedded default) and renders it into reports/default;
+    `nox -s report -- RUN_DIR...` renders those run directories (or latency records) instead. The folder is
+    BILAYER_BENCH_REPORT_OUT when set. The browser test is skipped where /usr/bin/chromium is missing.
+    """
+    install(session, "test")
+    out = Path(session.env.get("BILAYER_BENCH_REPORT_OUT", ROOT / "reports" / "default"))
+    sources = list(session.posargs)
+    if not sources:
+        import datetime
+
+        parent = Path(session.create_tmp()) / datetime.datetime.now().strftime("runs-%Y%m%d-%H%M%S")
+        session.run("bilayer-bench", "run", "--out", str(parent), "--no-progress")
+        sources = [str(path) for path in sorted(parent.iterdir()) if path.is_dir()]
+    session.run("bilayer-bench", "report", *sources, "--out", str(out))
+    offline = ("--disable-socket", "--allow-unix-socket", "-p", "no:cacheprovider")
+    browser = ("tests/test_report_browser.py", "-m", "browser")
+    session.run("python", "-m", "pytest", *browser, *offline, env={"BILAYER_BENCH_REPORT": str(out)})
+
+
+@nox.session
+def regression(session: nox.Session) -> None:
+    """Rerun bench/configs/regression.toml and compare with reports/regression/reference.json; exit 1 with a table
+    of what moved. Latency too: `bilayer-bench latency` of the tiny models, compared in calibrated work units.
+    Extra arguments go to `bilayer-bench regression` (e.g. `-- --update` to record a new reference)."""
+    import datetime
+
+    install(session)
+    tmp = Path(session.create_tmp()) / datetime.datetime.now().strftime("regression-%Y%m%d-%H%M%S")
+    latency = tmp / "latency"
+    session.run("bilayer-bench", "latency", "copy-source", "bilayer.tiny", "fomm.tiny", "--out", str(latency))
+    session.run("bilayer-bench", "regression", "--out", str(tmp / "runs"), "--latency", str(latency), *session.posargs)

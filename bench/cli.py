@@ -193,6 +193,8 @@ def _cmd_conformance(args: argparse.Namespace) -> int:
 
 EXTENSIONS: dict[str, str] = {
     # command -> module with ``add_parser(sub)`` and ``run(args) -> int`` (light imports at module level)
+    "report": "bench.report.cli",
+    "regression": "bench.regression.cli",
     "prepare": "bench.prepare.cli",
 }
 """Commands that live in their own package, next to what they drive."""

@@ -1,0 +1,48 @@
+"""``bilayer-bench report RUN_DIR... --out DIR``: render a report folder from run records (no model is run)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["add_parser", "run"]
+
+EXAMPLES = """\
+examples:
+  bilayer-bench report bench-runs/20261122-101500-default --out reports/default
+  bilayer-bench report RUN_A RUN_B --out reports/compare        # merged: every row names its run
+  bilayer-bench report RUN_DIR latency-runs/cpu --out DIR       # a latency record given as its own folder
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "report",
+        help="render tables, figures and a paper-style report from run directories",
+        description="Render a report folder (report.html, report.md, tables/, figures/, records/) from run "
+        "directories of `bilayer-bench run` and latency records of `bilayer-bench latency`. No model is run.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "runs", nargs="+", type=Path, metavar="RUN_DIR", help="run directories, or folders holding a latency.json"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="report folder to write (created if needed)")
+    parser.add_argument("--title", default="", help="report title (default: from the runs' config names)")
+    parser.add_argument("--frames", type=int, default=3, help="frames per qualitative grid (default 3)")
+    parser.add_argument("--no-published", action="store_true", help="leave out the figures reported in the papers")
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.errors import ConfigError
+    from bench.report import build_report, load_inputs, write_report
+
+    if args.frames < 1:
+        raise ConfigError(f"--frames must be >= 1, got {args.frames}")
+    inputs = load_inputs(args.runs)
+    report = build_report(inputs, title=args.title, published=not args.no_published, max_frames=args.frames)
+    written = write_report(report, args.out)
+    for notice in report.notices:
+        print(f"note: {notice}")
+    print(f"wrote {len(written)} files; open {args.out / 'report.html'} (or {args.out / 'report.md'})")
+    return 0

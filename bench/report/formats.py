@@ -1,0 +1,284 @@
+"""A :class:`~bench.report.tables.ComparisonTable` as Markdown, LaTeX (booktabs), CSV (long format) and HTML."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import math
+
+from bench.report.tables import Cell, ComparisonTable, Row
+
+__all__ = ["format_number", "to_csv", "to_html", "to_latex", "to_markdown"]
+
+
+def format_number(value: float, decimals: int) -> str:
+    """``decimals`` digits after the point; a negative number -n asks for n significant digits instead."""
+    if math.isnan(value):
+        return "–"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if decimals < 0:
+        rounded = float(f"{value:.{-decimals}g}")
+        if rounded == 0:
+            return "0"
+        places = -decimals - 1 - math.floor(math.log10(abs(rounded)))
+        return f"{rounded:.{max(places, 0)}f}"
+    if abs(value) < 0.5 * 10**-decimals:
+        value = 0.0  # no "-0.000" for a rounding-level negative
+    return f"{value:.{decimals}f}"
+
+
+def _interval(cell: Cell, decimals: int) -> str:
+    if math.isnan(cell.low) or math.isnan(cell.high):
+        return ""
+    return f"[{format_number(cell.low, decimals)}, {format_number(cell.high, decimals)}]"
+
+
+def _all_rows(table: ComparisonTable) -> list[Row]:
+    return list(table.rows) + list(table.published)
+
+
+def _header_titles(table: ComparisonTable) -> list[str]:
+    return [f"{c.title} {c.arrow}{'*' if c.unverified else ''}" for c in table.columns]
+
+
+# Markdown ------------------------------------------------------------------------------------------------------
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("*", "\\*")
+
+
+def _md_cell(cell: Cell | None, decimals: int) -> str:
+    if cell is None:
+        return "–"
+    number = format_number(cell.value, decimals)
+    text = f"**{number}**" if cell.best else number
+    if cell.unscored:
+        text += "‡"
+    interval = _interval(cell, decimals)
+    return f"{text} <sub>{interval}</sub>" if interval else text
+
+
+def to_markdown(table: ComparisonTable) -> str:
+    """A GitHub-flavoured table; the published block starts with a labelled separator row."""
+    head = ["Method", *(["Frames"] if table.show_frames else []), *map(_md_escape, _header_titles(table))]
+    lines = [f"**Table: {table.title}.** {table.caption}", "", "| " + " | ".join(head) + " |"]
+    lines.append("|" + "|".join([":--", *["--:"] * (len(head) - 1)]) + "|")
+    decimals = {c.key: table.decimals(c.key) for c in table.columns}
+
+    def line(row: Row) -> str:
+        label = _md_escape(row.label) + (f"<sup>{row.source_marks()}</sup>" if row.sources else "")
+        frames = [str(row.frames) if row.kind != "published" else "–"] if table.show_frames else []
+        cells = [_md_cell(row.cells.get(c.key), decimals[c.key]) for c in table.columns]
+        return "| " + " | ".join([label, *frames, *cells]) + " |"
+
+    lines += [line(r) for r in table.rows]
+    if table.published:
+        lines.append("| *— reported in paper (their data; not ranked) —* |" + " |" * (len(head) - 1))
+        lines += [line(r) for r in table.published]
+    lines.append("")
+    lines += [f"{i}. {_md_escape(s)}" for i, s in enumerate(table.sources, start=1)]
+    if table.sources:
+        lines.append("")
+    lines += [f"- {_md_escape(note)}" for note in table.notes]
+    lines += [f"- `{c.key}`: {c.description}" for c in table.columns if c.description]
+    return "\n".join(lines) + "\n"
+
+
+# LaTeX ---------------------------------------------------------------------------------------------------------
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "↑": r"$\uparrow$",
+    "↓": r"$\downarrow$",
+    "‡": r"$^\ddagger$",
+    "–": "--",
+    "—": "---",
+    "∞": r"$\infty$",
+    "×": r"$\times$",
+    "→": r"$\rightarrow$",
+    "⁻": "-",
+}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def _tex_number(value: float, decimals: int) -> str:
+    if math.isinf(value):
+        return r"$\infty$" if value > 0 else r"$-\infty$"
+    return latex_escape(format_number(value, decimals))
+
+
+def _tex_cell(cell: Cell | None, decimals: int) -> str:
+    if cell is None:
+        return "--"
+    number = _tex_number(cell.value, decimals)
+    text = rf"\textbf{{{number}}}" if cell.best else number
+    if cell.unscored:
+        text += r"$^\ddagger$"
+    if not (math.isnan(cell.low) or math.isnan(cell.high)):
+        text += rf" {{\scriptsize [{_tex_number(cell.low, decimals)}, {_tex_number(cell.high, decimals)}]}}"
+    return text
+
+
+def to_latex(table: ComparisonTable) -> str:
+    """A ``table`` float with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``)."""
+    width = 1 + int(table.show_frames) + len(table.columns)
+    decimals = {c.key: table.decimals(c.key) for c in table.columns}
+    head = ["Method", *(["Frames"] if table.show_frames else []), *map(latex_escape, _header_titles(table))]
+
+    def line(row: Row) -> str:
+        label = latex_escape(row.label) + (f"$^{{{row.source_marks()}}}$" if row.sources else "")
+        frames = [str(row.frames) if row.kind != "published" else "--"] if table.show_frames else []
+        cells = [_tex_cell(row.cells.get(c.key), decimals[c.key]) for c in table.columns]
+        return " & ".join([label, *frames, *cells]) + r" \\"
+
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        rf"\caption{{{latex_escape(table.title)}. {latex_escape(table.caption)}}}",
+        rf"\label{{tab:{table.key}}}",
+        rf"\begin{{tabular}}{{l{'r' * (width - 1)}}}",
+        r"\toprule",
+        " & ".join(head) + r" \\",
+        r"\midrule",
+        *[line(r) for r in table.rows],
+    ]
+    if table.published:
+        lines += [
+            r"\midrule",
+            rf"\multicolumn{{{width}}}{{l}}{{\emph{{Reported in paper (their data; not ranked)}}}} \\",
+            *[line(r) for r in table.published],
+        ]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    footnotes = [f"$^{{{i}}}$ {latex_escape(s)}" for i, s in enumerate(table.sources, start=1)]
+    footnotes += [latex_escape(n) for n in table.notes]
+    if footnotes:
+        lines += [r"\par\smallskip", r"{\footnotesize", *[f"{f}\\\\" for f in footnotes[:-1]], footnotes[-1], "}"]
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+# CSV -----------------------------------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "table",
+    "kind",
+    "row",
+    "model",
+    "weights",
+    "run",
+    "column",
+    "higher_is_better",
+    "unverified_metric_weights",
+    "value",
+    "low",
+    "high",
+    "interval",
+    "best",
+    "n",
+    "n_unscored",
+    "source",
+)
+
+
+def to_csv(table: ComparisonTable) -> str:
+    """Long format: one line per (row, column) value; published lines say "published" and their source."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in _all_rows(table):
+        source = " | ".join(table.sources[i - 1] for i in row.sources)
+        for column in table.columns:
+            cell = row.cells.get(column.key)
+            if cell is None:
+                continue
+            writer.writerow(
+                [
+                    table.key,
+                    row.kind,
+                    row.label,
+                    row.model,
+                    row.weights if row.kind != "published" else "",
+                    row.run,
+                    column.key,
+                    column.higher_is_better,
+                    column.unverified,
+                    repr(cell.value),
+                    repr(cell.low),
+                    repr(cell.high),
+                    table.interval if not math.isnan(cell.low) else "",
+                    cell.best,
+                    cell.frames,
+                    cell.unscored,
+                    source,
+                ]
+            )
+    return buffer.getvalue()
+
+
+# HTML ----------------------------------------------------------------------------------------------------------
+
+
+def _html_cell(cell: Cell | None, decimals: int) -> str:
+    if cell is None:
+        return '<td class="na">–</td>'
+    number = html.escape(format_number(cell.value, decimals))
+    text = f"<strong>{number}</strong>" if cell.best else number
+    if cell.unscored:
+        text += '<span title="some frames unscored">‡</span>'
+    interval = _interval(cell, decimals)
+    if interval:
+        text += f' <span class="ci">{html.escape(interval)}</span>'
+    return f"<td>{text}</td>"
+
+
+def to_html(table: ComparisonTable, number: int) -> str:
+    decimals = {c.key: table.decimals(c.key) for c in table.columns}
+    width = 1 + int(table.show_frames) + len(table.columns)
+    head = ["Method", *(["Frames"] if table.show_frames else []), *_header_titles(table)]
+    titles = ["", *([""] if table.show_frames else []), *[c.description for c in table.columns]]
+
+    def line(row: Row) -> str:
+        note = f"<sup>{row.source_marks()}</sup>" if row.sources else ""
+        frames = [f"<td>{row.frames if row.kind != 'published' else '–'}</td>"] if table.show_frames else []
+        cells = [_html_cell(row.cells.get(c.key), decimals[c.key]) for c in table.columns]
+        return (
+            f'<tr class="{row.kind}"><th scope="row">{html.escape(row.label)}{note}</th>{"".join(frames + cells)}</tr>'
+        )
+
+    parts = [
+        f'<table class="comparison" id="table-{html.escape(table.key)}">',
+        f"<caption><b>Table {number}: {html.escape(table.title)}.</b> {html.escape(table.caption)}</caption>",
+        "<thead><tr>"
+        + "".join(
+            f'<th scope="col" title="{html.escape(t)}">{html.escape(h)}</th>' for h, t in zip(head, titles, strict=True)
+        )
+        + "</tr></thead>",
+        "<tbody>",
+        *[line(r) for r in table.rows],
+    ]
+    if table.published:
+        parts.append(
+            f'<tr class="published-rule"><td colspan="{width}">reported in paper (their data; not ranked)</td></tr>'
+        )
+        parts += [line(r) for r in table.published]
+    parts += ["</tbody>", "</table>"]
+    notes = [f"<li value='{i}'>{html.escape(s)}</li>" for i, s in enumerate(table.sources, start=1)]
+    if notes:
+        parts.append(f'<ol class="sources">{"".join(notes)}</ol>')
+    parts.append('<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in table.notes) + "</ul>")
+    return "\n".join(parts)

@@ -1,0 +1,90 @@
+"""The report as Markdown for a code host: GitHub-flavoured tables, figures as ``figures/*.png`` beside it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bench.report import formats
+from bench.report.outline import FigureBlock, Heading, Paragraph, Special, TableBlock, report_blocks
+
+if TYPE_CHECKING:
+    from bench.report.build import Report
+
+__all__ = ["render_markdown"]
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("*", "\\*")
+
+
+def _provenance(report: Report) -> list[str]:
+    lines = []
+    for section in report.provenance:
+        lines += [f"**{section.title}**", ""]
+        lines += [f"- **{label}:** {_escape(text)}" for label, text in section.facts]
+        lines.append("")
+    return lines
+
+
+def _published(report: Report) -> list[str]:
+    lines = [
+        "Figures as the papers report them (their data: VoxCeleb/VoxCeleb2), for context only; `verified` says "
+        "whether the figure was checked in the paper itself (primary) or read elsewhere (secondary).",
+        "",
+        "| Paper | Method | Data | Protocol | Metric (paper → ours) | Value | Unit | Device | Source | Verified |",
+        "|:--|:--|:--|:--|:--|--:|:--|:--|:--|:--|",
+    ]
+    for f in report.published:
+        metric = f"{f.paper_metric} → {' or '.join(f.candidates)}"
+        cells = [f.paper, f.method, f.dataset, f.protocol, metric, f"{f.published_value:g}", f.unit, f.device]
+        lines.append("| " + " | ".join(_escape(c) or "–" for c in [*cells, f.source, f.verified]) + " |")
+    lines.append("")
+    lines += [
+        f"- {_escape(f.paper_metric)} → {_escape(' or '.join(f.candidates))}: {_escape(f.note)}"
+        for f in {(f.paper, f.paper_metric): f for f in report.published}.values()
+    ]
+    return lines
+
+
+def _failures(report: Report) -> list[str]:
+    lines = []
+    if report.failures.empty:
+        lines.append("No job failed.")
+    else:
+        lines += ["| Run | Model | Job | Error |", "|:--|:--|:--|:--|"]
+        for row in report.failures.itertuples():
+            lines.append(f"| {row.run} | {row.model} | {_escape(str(row.job))} | {_escape(str(row.error))} |")
+    skipped = [(run.tag, s) for run in report.inputs.runs for s in run.skipped_metrics]
+    lines.append("")
+    for tag, s in skipped:
+        lines.append(f"- Skipped metric `{s.get('name', '?')}` ({tag}): {_escape(str(s.get('reason', '')))}")
+    return lines
+
+
+def render_markdown(report: Report) -> str:
+    lines = [f"# {report.title}", ""]
+    for block in report_blocks(report):
+        if isinstance(block, Heading):
+            lines += [f"## {block.text}", ""]
+        elif isinstance(block, Paragraph):
+            lines += [block.text, ""]
+        elif isinstance(block, TableBlock):
+            lines += [formats.to_markdown(block.table).replace("**Table:", f"**Table {block.number}:", 1), ""]
+        elif isinstance(block, FigureBlock):
+            figure = block.figure
+            lines += [
+                f"![Figure {block.number}: {figure.title}](figures/{figure.key}.png)",
+                "",
+                f"*Figure {block.number}: {_escape(figure.caption)}*",
+                "",
+            ]
+        elif isinstance(block, Special) and block.kind == "notices":
+            lines += [line for notice in report.notices for line in (f"> **Note.** {_escape(notice)}", ">")][:-1]
+            lines.append("")
+        elif isinstance(block, Special) and block.kind == "provenance":
+            lines += _provenance(report)
+        elif isinstance(block, Special) and block.kind == "published":
+            lines += [*_published(report), ""]
+        elif isinstance(block, Special) and block.kind == "failures":
+            lines += [*_failures(report), ""]
+    return "\n".join(lines).rstrip() + "\n"
