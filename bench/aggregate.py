@@ -1,8 +1,16 @@
-"""From per-job parts to the run's tables: frames, sequences, summary, timings, failures."""
+"""From per-job parts to the run's tables: frames, sequences, summary, timings, failures.
+
+Set metrics (FID) are computed from additive float64 statistics of their features, so that partial statistics
+(per job, per process of a sharded run) add up to the same value: per (set metric, model, protocol) a
+:class:`SetMoments` holds the moment matrices ``sum [1, x][1, x]'`` of the real and generated features, whose
+corner is the count, first row the sum and the rest the sum of outer products. Frame metrics add up as sums and
+counts (:func:`frame_metric_sums`), which a sharded run reduces to check the per-frame records it gathered.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,9 +21,15 @@ from bench.registry import import_object
 
 __all__ = [
     "FRAME_KEYS",
+    "SetMoments",
     "failures_table",
+    "frame_metric_sums",
     "frames_table",
+    "moment_matrix",
     "sequences_table",
+    "set_metric_moments",
+    "set_metric_rows",
+    "set_metric_table",
     "summary_table",
     "timings_table",
 ]
@@ -97,26 +111,114 @@ def summary_row(
     }
 
 
-def set_metric_table(
-    parts: Sequence[dict[str, Any]], metrics: Sequence[str], features: Callable[[str, str, str], np.ndarray]
-) -> pd.DataFrame:
-    """Per (model, protocol) and set metric (FID), from per-job features: ``features(model, job, metric)``, with
-    model "_real" for the real frames of a job."""
+SetKey = tuple[str, str, str, str]  # (set metric, model, weights, protocol)
+FrameKey = tuple[str, str, str]  # (model, protocol, frame metric)
+
+# A set metric's distance between two feature sets -> the same distance from their statistics (fid.py holds both).
+_FROM_STATISTICS = {"bench.metrics.fid:fid_from_features": "bench.metrics.fid:fid_from_statistics"}
+_BLOCK_FRAMES = 4096  # features summed per matrix product: bounded memory for any number of frames
+
+
+@dataclass(frozen=True)
+class SetMoments:
+    """A set metric's state for one (model, protocol): jobs, and the (D + 1, D + 1) float64 moment matrices of
+    the real and the generated features (a (1, 1) zero matrix where there are none)."""
+
+    jobs: int
+    real: np.ndarray
+    fake: np.ndarray
+
+    @staticmethod
+    def split(moments: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+        """(count, sum (D,), sum of outer products (D, D)) of a moment matrix."""
+        return round(float(moments[0, 0])), moments[0, 1:], moments[1:, 1:]
+
+
+def moment_matrix(features: Iterable[np.ndarray]) -> np.ndarray:
+    """``sum [1, x][1, x]'`` over the rows x of every (n_i, D) array, in float64; (1, 1) zeros for no rows."""
+    total: np.ndarray | None = None
+    block: list[np.ndarray] = []
+    pending = 0
+
+    def flush() -> None:
+        nonlocal total, pending
+        rows = np.concatenate(block)
+        augmented = np.concatenate([np.ones((len(rows), 1)), rows], axis=1)
+        product = augmented.T @ augmented
+        total = product if total is None else total + product
+        block.clear()
+        pending = 0
+
+    for array in features:
+        block.append(np.asarray(array, dtype=np.float64))
+        pending += len(array)
+        if pending >= _BLOCK_FRAMES:
+            flush()
+    if pending:
+        flush()
+    return np.zeros((1, 1)) if total is None else total
+
+
+def _set_groups(parts: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], list[str]]:
+    """(model, weights, protocol) -> jobs that ended well, in part order."""
     groups: dict[tuple[str, str, str], list[str]] = {}
     for part in parts:
         if part["status"] == "ok" and part["rows"]:
             groups.setdefault((part["model"], part["rows"][0]["weights"], part["protocol"]), []).append(part["job"])
+    return groups
+
+
+def set_metric_moments(
+    parts: Sequence[dict[str, Any]], keys: Sequence[SetKey], features: Callable[[str, str, str], np.ndarray]
+) -> dict[SetKey, SetMoments]:
+    """The state of each key from the jobs of ``parts``: ``features(model, job, metric)`` reads a job's features,
+    with model "_real" for the real frames."""
+    groups = _set_groups(parts)
+    moments = {}
+    for key in keys:
+        name, group = key[0], key[1:]
+        jobs = groups.get(group, [])
+        moments[key] = SetMoments(
+            len(jobs),
+            moment_matrix(features("_real", job, name) for job in jobs),
+            moment_matrix(features(group[0], job, name) for job in jobs),
+        )
+    return moments
+
+
+def set_metric_rows(moments: Mapping[SetKey, SetMoments]) -> pd.DataFrame:
+    """Summary rows of set metrics, in the order of ``moments``, where both sides have at least two frames."""
     rows = []
-    for name in metrics:
-        distance = import_object(METRICS.get(name).distance)
-        for (model, weights, protocol), jobs in sorted(groups.items()):
-            fake = np.concatenate([features(model, job, name) for job in jobs])
-            real = np.concatenate([features("_real", job, name) for job in jobs])
-            if min(len(fake), len(real)) >= 2:
-                rows.append(
-                    summary_row(model, weights, protocol, name, float(distance(real, fake)), len(fake), len(jobs))
-                )
+    for (name, model, weights, protocol), state in moments.items():
+        distance = import_object(_FROM_STATISTICS[METRICS.get(name).distance])
+        real, fake = SetMoments.split(state.real), SetMoments.split(state.fake)
+        if state.jobs and min(real[0], fake[0]) >= 2:
+            value = float(distance(*real, *fake))
+            rows.append(summary_row(model, weights, protocol, name, value, fake[0], state.jobs))
     return pd.DataFrame(rows)
+
+
+def set_metric_table(
+    parts: Sequence[dict[str, Any]], metrics: Sequence[str], features: Callable[[str, str, str], np.ndarray]
+) -> pd.DataFrame:
+    """Per (model, protocol) and set metric (FID), from per-job features: ``features(model, job, metric)``, with
+    model "_real" for the real frames."""
+    keys = [(name, *group) for name in metrics for group in sorted(_set_groups(parts))]
+    return set_metric_rows(set_metric_moments(parts, keys, features))
+
+
+def frame_metric_sums(frames: pd.DataFrame, keys: Sequence[FrameKey]) -> np.ndarray:
+    """(K, 3) float64 per key: sum, sum of absolute values and count of the scored (non-NaN) frame values."""
+    out = np.zeros((len(keys), 3))
+    if frames.empty:
+        return out
+    grouped = {key: group for key, group in frames.groupby(["model", "protocol"], sort=False)}
+    for index, (model, protocol, name) in enumerate(keys):
+        group = grouped.get((model, protocol))
+        if group is not None and name in group:
+            values = group[name].dropna().to_numpy(dtype=np.float64)
+            out[index] = (values.sum(), np.abs(values).sum(), len(values))
+    return out
 
 
 def summary_table(frames: pd.DataFrame, metrics: Sequence[str], seed: int = 0) -> pd.DataFrame:

@@ -58,6 +58,11 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--out", type=Path, default=Path("bench-runs"), help="parent folder of run directories")
     run.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run directory")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--distributed",
+        action="store_true",
+        help="one rank of a sharded run: `torchrun --nproc_per_node N -m bench run --distributed ...`",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,7 +123,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
             data__split=args.split,
             data__max_sequences=args.max_sequences,
         )
-    result = run_benchmark(config, out_root=args.out, resume=args.resume, progress=not args.no_progress)
+    if args.distributed:
+        from bench.distributed import run_distributed
+
+        result, main = run_distributed(config, out_root=args.out, resume=args.resume, progress=not args.no_progress)
+        if not main:  # rank 0 reports
+            return 0 if result.failures.empty else 1
+    else:
+        result = run_benchmark(config, out_root=args.out, resume=args.resume, progress=not args.no_progress)
     print(format_summary(result.summary, result.counts))
     for skipped in result.skipped_metrics:
         print(f"skipped metric {skipped['name']}: {skipped['reason']}")

@@ -116,6 +116,15 @@ class RunDirectory:
     def read_parts(self) -> list[dict[str, Any]]:
         return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((self.path / "parts").glob("*/*.json"))]
 
+    def read_part(self, model: str, job_id: str) -> dict[str, Any] | None:
+        """The part of (model, job), or None when that job has not ended yet."""
+        part = self._part(model, job_id)
+        return json.loads(part.read_text(encoding="utf-8")) if part.is_file() else None
+
+    def sort_parts(self, parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Parts (e.g. gathered from several processes) in the order :meth:`read_parts` gives them."""
+        return sorted(parts, key=lambda part: self._part(part["model"], part["job"]))
+
     def array_path(self, model: str, job_id: str, name: str) -> Path:
         """Per-job arrays beside the parts (set metrics' features); ``model`` "_real" for the real frames."""
         return self.path / "parts" / _slug(model) / f"{_slug(job_id)}.{_slug(name)}.npy"

@@ -2,7 +2,11 @@
 
 Each (model, job) ends in one atomically written part file, so a killed run loses at most the jobs in flight;
 ``resume`` skips the parts already done and retries the failed ones. A job whose data or model fails is
-recorded with the file and the error, and the other jobs go on.
+recorded with the file and the error, and the other jobs go on. The random generator is seeded per (model, job),
+so a job's output does not depend on which jobs ran before it.
+
+One process is the world of one of a sharded run (:mod:`bench.distributed`): the same steps run with a
+``Communicator`` whose collectives are the identity, so both write the same record.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +31,14 @@ from bench.aggregate import (
     failures_table,
     frames_table,
     sequences_table,
-    set_metric_table,
+    set_metric_rows,
     summary_table,
     timings_table,
 )
-from bench.config import RunConfig, config_to_dict
+from bench.config import RunConfig, config_to_dict, config_to_toml
 from bench.data import Dataset, FrameData, open_dataset
+from bench.distributed.comm import Communicator, SingleProcess, digest
+from bench.distributed.states import MetricStates, check_gathered, local_states, reduce_states
 from bench.environment import collect_environment, utc_now
 from bench.errors import BenchError, ConfigError, DataError, ModelOutputError
 from bench.metrics.evaluators import BuiltMetric, build_metrics
@@ -180,6 +187,10 @@ def _save_inputs(record: RunDirectory, job: Job, source: Frames, driver: Frames,
         _save_png(record.sample_path("_inputs", job.protocol, f"{i:02d}_{names[i]}.png"), driver.image[i])
 
 
+def _job_seed(seed: int, model: str, job_id: str) -> int:
+    return zlib.crc32(f"{seed}:{model}:{job_id}".encode())
+
+
 def _process_job(
     job: Job,
     dataset: Dataset,
@@ -187,10 +198,11 @@ def _process_job(
     record: RunDirectory,
     runner: _JobRunner,
     device: str,
-) -> None:
+) -> int:
+    """Run the models that have not finished ``job``; the number of frames they generated."""
     pending = [m for m in models if not record.job_done(m.spec.name, job.id)]
     if not pending:
-        return
+        return 0
     base = {"protocol": job.protocol, "job": job.id}
     try:
         source_data, driver_data = _load_job(dataset, job)
@@ -208,12 +220,14 @@ def _process_job(
                     "error": str(error),
                 },
             )
-        return
+        return 0
     source, driver = frames_from_data(source_data, device), frames_from_data(driver_data, device)
     names = [f.ref.name for f in driver_data]
     if job.id in runner.sample_jobs:
         _save_inputs(record, job, source, driver, runner.config.samples_per_job, names)
+    generated = 0
     for m in pending:
+        torch.manual_seed(_job_seed(runner.config.seed, m.spec.name, job.id))
         try:
             payload = runner.run(m, job, source, driver, names)
         except (BenchError, RuntimeError, ValueError) as error:
@@ -231,6 +245,8 @@ def _process_job(
             )
             continue
         record.write_part(m.spec.name, job.id, {"model": m.spec.name, **base, "status": "ok", **payload})
+        generated += len(driver)
+    return generated
 
 
 def _data_info(dataset: Dataset, skipped: Sequence[SkippedSequence], jobs: Sequence[Job]) -> dict[str, Any]:
@@ -250,17 +266,21 @@ def _data_info(dataset: Dataset, skipped: Sequence[SkippedSequence], jobs: Seque
 
 
 def _finalize(
-    record: RunDirectory, config: RunConfig, jobs: Sequence[Job], models: Sequence[LoadedModel]
+    record: RunDirectory,
+    config: RunConfig,
+    jobs: Sequence[Job],
+    models: Sequence[LoadedModel],
+    parts: list[dict[str, Any]],
+    states: MetricStates,
 ) -> RunSummary:
-    parts = record.read_parts()
+    parts = record.sort_parts(parts)
     metric_record = record.read_json("metrics.json")
     metrics = [name for name, info in metric_record["metrics"].items() if info.get("kind", "frame") == "frame"]
-    set_metrics = [name for name in metric_record["metrics"] if name not in metrics]
     frames = frames_table(parts, metrics)
+    check_gathered(frames, states)
     failures = failures_table(parts)
     summary = pd.concat(
-        [summary_table(frames, metrics, config.seed), set_metric_table(parts, set_metrics, record.read_array)],
-        ignore_index=True,
+        [summary_table(frames, metrics, config.seed), set_metric_rows(states.set_moments)], ignore_index=True
     )
     if not summary.empty:
         labels = {name: info["weights_label"] for name, info in metric_record["metrics"].items()}
@@ -305,6 +325,36 @@ def _check_landmarks(models: Sequence[str], dataset: Dataset) -> None:
             )
 
 
+def _open_record(config: RunConfig, out_root: Path, resume: Path | None) -> str:
+    if resume is not None:
+        return str(RunDirectory.open(resume).path)
+    run_id = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return str(RunDirectory.create(out_root, config, run_id).path)
+
+
+def _write_metadata(
+    record: RunDirectory,
+    environment: dict[str, Any],
+    data: dict[str, Any],
+    models: Sequence[LoadedModel],
+    metrics: Sequence[BuiltMetric],
+    skipped: Sequence[Any],
+) -> None:
+    record.write_json("environment.json", environment)
+    record.write_json("data.json", data)
+    record.write_json("weights.json", {m.spec.name: m.provenance() for m in models})
+    record.write_json(
+        "metrics.json",
+        {"metrics": {m.spec.name: m.provenance() for m in metrics}, "skipped": [vars(s) for s in skipped]},
+    )
+
+
+def _environment(device: str, comm: Communicator) -> dict[str, Any]:
+    environment = collect_environment(device)
+    described = comm.describe()
+    return environment if described is None else {**environment, "distributed": described}
+
+
 def run_benchmark(
     config: RunConfig,
     *,
@@ -313,38 +363,59 @@ def run_benchmark(
     locations: WeightsLocations | None = None,
     progress: bool = True,
     on_job_done: Callable[[Job], None] | None = None,
+    comm: Communicator | None = None,
 ) -> RunSummary:
-    """Run ``config`` into a new run directory under ``out_root``, or continue the run directory ``resume``."""
+    """Run ``config`` into a new run directory under ``out_root``, or continue the run directory ``resume``.
+
+    With ``comm`` (a process group, :func:`bench.distributed.run_distributed`) this process runs its shard of the
+    jobs and rank 0 writes the record; every rank returns the summary.
+    """
+    comm = comm or SingleProcess()
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
+    device = comm.device(config.device)
     where = locations or WeightsLocations.from_environment(
         config.weights_dir or None, accept_mismatch=config.accept_hash_mismatch
     )
-    dataset = open_dataset(config.data, progress=progress)
+    dataset = comm.main_first(lambda: open_dataset(config.data, progress=progress and comm.is_main))
     _check_landmarks(config.models, dataset)
     jobs, skipped = build_jobs(dataset.sequences, config.protocol)
+    comm.check_agree("config and job list", digest(config_to_toml(config) + "\n".join(j.id for j in jobs)))
     models = [
-        create_model(name, where, random_weights=config.random_weights, device=config.device, seed=config.seed)
+        create_model(name, where, random_weights=config.random_weights, device=device, seed=config.seed)
         for name in config.models
     ]
-    if resume is None:
-        run_id = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        record = RunDirectory.create(out_root, config, run_id)
-    else:
-        record = RunDirectory.open(resume)
-    record.write_json("environment.json", collect_environment(config.device))
-    record.write_json("data.json", _data_info(dataset, skipped, jobs))
-    record.write_json("weights.json", {m.spec.name: m.provenance() for m in models})
-    first_of_protocol = {j.protocol: j.id for j in reversed(jobs)}
-    metrics, skipped = build_metrics(config.metrics, where, config.device)
-    record.write_json(
-        "metrics.json",
-        {"metrics": {m.spec.name: m.provenance() for m in metrics}, "skipped": [vars(s) for s in skipped]},
+    record = RunDirectory(Path(comm.on_main(lambda: _open_record(config, out_root, resume))))
+    metrics, skipped_metrics = build_metrics(config.metrics, where, device)
+    comm.on_main(
+        lambda: _write_metadata(
+            record, _environment(device, comm), _data_info(dataset, skipped, jobs), models, metrics, skipped_metrics
+        )
     )
+    first_of_protocol = {j.protocol: j.id for j in reversed(jobs)}
     runner = _JobRunner(config, record, set(first_of_protocol.values()), metrics)
-    for job in tqdm(jobs, desc="jobs", unit="job", disable=None if progress else True):
-        _process_job(job, dataset, models, record, runner, config.device)
-        if on_job_done is not None:
-            on_job_done(job)
-    return _finalize(record, config, jobs, models)
+    mine = comm.shard(jobs)
+    failure, generated, start = None, 0, time.perf_counter()
+    try:
+        for job in tqdm(mine, desc="jobs", unit="job", disable=None if progress and comm.is_main else True):
+            generated += _process_job(job, dataset, models, record, runner, device)
+            if on_job_done is not None:
+                on_job_done(job)
+    except Exception as error:  # every rank learns of it at the next collective, then all stop
+        failure = error
+    comm.raise_if_failed(failure)
+    parts = [part for job in mine for m in models if (part := record.read_part(m.spec.name, job.id)) is not None]
+    states = reduce_states(local_states(parts, record, config, models, metrics), comm)
+    parts = comm.gather(parts)
+    total = int(comm.all_reduce(np.array([generated], dtype=np.int64))[0])
+    elapsed = time.perf_counter() - start
+    if comm.is_main and total:
+        logger.info(
+            "%d frames generated in %.1f s (%.2f frames/s) by %d process(es)",
+            total,
+            elapsed,
+            total / elapsed,
+            comm.world_size,
+        )
+    return comm.on_main(lambda: _finalize(record, config, jobs, models, parts, states))

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from scipy import linalg
+from scipy.linalg import lapack
 
 from bench.compat import ensure_torchvision
 from bench.metrics.inception import FID_VARIANT, FidNetwork, InceptionProvenance
@@ -32,7 +33,15 @@ from bench.metrics.inception import FID_VARIANT, FidNetwork, InceptionProvenance
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["FrechetInceptionDistance", "check_images", "extract_features", "frechet_distance", "gaussian_from_sums"]
+__all__ = [
+    "FrechetInceptionDistance",
+    "check_images",
+    "extract_features",
+    "fid_from_features",
+    "fid_from_statistics",
+    "frechet_distance",
+    "gaussian_from_sums",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -202,3 +211,51 @@ def fid_from_features(real: np.ndarray, fake: np.ndarray) -> float:
     diff = mean_a - mean_b
     trace_a, trace_b = (a * a).sum() / (len(a) - 1), (b * b).sum() / (len(b) - 1)
     return float(diff @ diff + trace_a + trace_b - 2 * cross)
+
+
+def _covariance_factor(count: int, total: np.ndarray, outer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, unbiased covariance and a factor ``F`` (D, r) with ``F F' = sigma`` of numerical rank r.
+
+    The factor is LAPACK's pivoted Cholesky (``?pstrf``) stopped at its default tolerance ``D * eps * max diag``:
+    the covariance of n frames has rank at most n - 1, and the directions it leaves empty come out of the sums
+    as rounding noise, which the factorisation drops instead of taking its square root.
+    """
+    mu = total / count
+    sigma = (outer - count * np.outer(mu, mu)) / (count - 1)
+    sigma = (sigma + sigma.T) / 2
+    if not np.any(np.diagonal(sigma) > 0):
+        return mu, sigma, np.zeros((len(mu), 0))
+    packed, pivots, rank, info = lapack.dpstrf(sigma, lower=1, tol=-1.0)
+    if info < 0:
+        raise ValueError(f"FID: pivoted Cholesky of the covariance failed (LAPACK info {info})")
+    factor = np.zeros((len(mu), rank))
+    factor[pivots - 1] = np.tril(packed)[:, :rank]
+    return mu, sigma, factor
+
+
+def fid_from_statistics(
+    n1: int, sum1: np.ndarray, outer1: np.ndarray, n2: int, sum2: np.ndarray, outer2: np.ndarray
+) -> float:
+    """FID from two sets' sufficient statistics: count, sum of features (D,) and sum of outer products (D, D).
+
+    These statistics add up across jobs and processes (what a sharded run reduces). Means and unbiased
+    covariances are those of ``np.cov`` (as pytorch-fid); the trace of ``sqrt(sigma1 sigma2)`` is the sum of the
+    singular values of ``F1' F2`` for factors ``F F' = sigma`` (:func:`_covariance_factor`), so no D x D ``sqrtm``
+    is formed and no square root is taken of rounding noise. Equals :func:`fid_from_features` on the same features
+    and pytorch-fid's ``sqrtm`` computation up to its rounding (tested).
+    """
+    n1, n2 = int(n1), int(n2)
+    if min(n1, n2) < 2:
+        raise ValueError(f"FID needs at least 2 frames on each side to estimate a covariance, got {n1} and {n2}")
+    s1, o1, s2, o2 = (np.asarray(a, dtype=np.float64) for a in (sum1, outer1, sum2, outer2))
+    dim = s1.shape[0] if s1.ndim == 1 else -1
+    if s1.shape != s2.shape or s1.shape != (dim,) or o1.shape != o2.shape or o1.shape != (dim, dim):
+        raise ValueError(
+            f"expected sums (D,) and outer products (D, D) of one D, got {s1.shape}, {o1.shape}, {s2.shape}, {o2.shape}"
+        )
+    mu1, sigma1, factor1 = _covariance_factor(n1, s1, o1)
+    mu2, sigma2, factor2 = _covariance_factor(n2, s2, o2)
+    product = factor1.T @ factor2
+    cross = np.linalg.svd(product, compute_uv=False).sum() if product.size else 0.0
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * cross)
