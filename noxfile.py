@@ -65,6 +65,21 @@ def prepare(session: nox.Session) -> None:
 
 
 @nox.session
+def latency(session: nox.Session) -> None:
+    """`bilayer-bench latency` (default models) then the pytest-benchmark suite; both outputs in one folder:
+    bench-runs/latency-DATE-TIME/, or the folder given as the first extra argument (`nox -s latency -- DIR`)."""
+    import datetime
+
+    install(session, "test")
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(session.posargs[0]) if session.posargs else ROOT / "bench-runs" / f"latency-{stamp}"
+    session.run("bilayer-bench", "latency", "--out", str(out))
+    suite = ("tests/benchmarks/test_latency_suite.py", "-m", "benchmark_suite", "--benchmark-only")
+    offline = ("--disable-socket", "--allow-unix-socket", "-p", "no:cacheprovider")
+    session.run("python", "-m", "pytest", *suite, *offline, f"--benchmark-json={out / 'benchmark.json'}")
+
+
+@nox.session
 def report(session: nox.Session) -> None:
     """The default run turned into the paper-style report folder, then checked in headless Chromium (`-m browser`).
 

@@ -207,6 +207,7 @@ EXTENSIONS: dict[str, str] = {
     # command -> module with ``add_parser(sub)`` and ``run(args) -> int`` (light imports at module level)
     "report": "bench.report.cli",
     "regression": "bench.regression.cli",
+    "latency": "bench.latency.cli",
     "prepare": "bench.prepare.cli",
 }
 """Commands that live in their own package, next to what they drive."""
