@@ -53,7 +53,7 @@ class StagePolicy:
             raise ConfigError(f"max_runs ({self.max_runs}) must be >= min_runs ({self.min_runs})")
 
 
-PREPARE_POLICY = StagePolicy(warmup=0, min_runs=3, min_time_s=1.0, max_runs=50)
+PREPARE_POLICY = StagePolicy(warmup=1, min_runs=7, min_time_s=3.0, max_runs=50)
 FRAME_POLICY = StagePolicy(warmup=2, min_runs=10, min_time_s=2.0, max_runs=2000)
 CALIBRATION_POLICY = StagePolicy(warmup=1, min_runs=10, min_time_s=1.0, max_runs=200)
 
