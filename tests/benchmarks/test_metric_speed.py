@@ -76,3 +76,14 @@ def test_metric_speed(benchmark, weights: WeightsLocations, name: str) -> None:
     benchmark.extra_info.update(metric=name, frames=FRAMES, threads=2, torch=torch.__version__)
     values = benchmark.pedantic(run, rounds=5, warmup_rounds=1)
     assert values.shape == (FRAMES,)
+
+
+def test_fid_feature_speed(benchmark, weights: WeightsLocations) -> None:
+    """FID's per-frame cost: Inception pool3 features of the generated frames (the real frames' once per job)."""
+    torch.set_num_threads(2)
+    (metric,), _ = build_metrics(["fid.inception-2015-12-05.2048"], weights)
+    pred, _, _ = _frames()
+    benchmark.group = "metrics"
+    benchmark.extra_info.update(metric=metric.spec.name, frames=FRAMES, threads=2, torch=torch.__version__)
+    features = benchmark.pedantic(lambda: metric.score(pred), rounds=5, warmup_rounds=1)
+    assert features.shape == (FRAMES, 2048)
