@@ -78,6 +78,26 @@ def _text(value: float) -> str:
     return f"{value:.8g}"
 
 
+def _pairs(reference: Iterable[Any], now: Iterable[Any], models: Sequence[str] | None) -> list[tuple[Any, Any, Any]]:
+    """(key, reference value or None, current value or None) for every key of either side, sorted."""
+    ref = {v.key: v for v in reference if models is None or v.model in models}
+    new = {v.key: v for v in now if models is None or v.model in models}
+    return [(key, ref.get(key), new.get(key)) for key in sorted(ref.keys() | new.keys())]
+
+
+def _presence(metric: str, model: str, where: str, ref: str | None, now: str | None) -> Drift:
+    """A row present on one side only."""
+    return Drift(
+        metric,
+        model,
+        where,
+        "missing" if ref is None else ref,
+        "missing" if now is None else now,
+        "extra row" if ref is None else "row gone",
+        "present in both",
+    )
+
+
 def compare_quality(
     reference: Iterable[QualityValue],
     now: Iterable[QualityValue],
@@ -86,26 +106,11 @@ def compare_quality(
     models: Sequence[str] | None = None,
 ) -> list[Drift]:
     """Drifts of ``now`` against ``reference``; with ``models``, only those models' rows are compared."""
-    ref = {v.key: v for v in reference if models is None or v.model in models}
-    new = {v.key: v for v in now if models is None or v.model in models}
     drifts = []
-    for key in sorted(ref.keys() | new.keys()):
+    for key, r, n in _pairs(reference, now, models):
         metric, model, protocol = key
-        r, n = ref.get(key), new.get(key)
         if r is None or n is None:
-            present = n if r is None else r
-            assert present is not None
-            drifts.append(
-                Drift(
-                    metric,
-                    model,
-                    protocol,
-                    "missing" if r is None else _text(r.value),
-                    "missing" if n is None else _text(n.value),
-                    "extra row" if r is None else "row gone",
-                    "present in both",
-                )
-            )
+            drifts.append(_presence(metric, model, protocol, r and _text(r.value), n and _text(n.value)))
             continue
         if r.n_frames != n.n_frames:
             name = metric if metric == "frames" else f"{metric} (frames scored)"
@@ -133,25 +138,13 @@ def compare_latency(
     models: Sequence[str] | None = None,
 ) -> list[Drift]:
     """Drifts of calibrated work units, as ratios now / reference."""
-    ref = {v.key: v for v in reference if models is None or v.model in models}
-    new = {v.key: v for v in now if models is None or v.model in models}
     drifts = []
-    for key in sorted(ref.keys() | new.keys()):
+    for key, r, n in _pairs(reference, now, models):
         model, stage, per = key
-        r, n = ref.get(key), new.get(key)
         where = f"{stage} per {per}"
         if r is None or n is None:
-            drifts.append(
-                Drift(
-                    "latency (work units)",
-                    model,
-                    where,
-                    "missing" if r is None else f"{r.work_units:.4g}",
-                    "missing" if n is None else f"{n.work_units:.4g}",
-                    "extra row" if r is None else "row gone",
-                    "present in both",
-                )
-            )
+            units = (None if v is None else f"{v.work_units:.4g}" for v in (r, n))
+            drifts.append(_presence("latency (work units)", model, where, *units))
             continue
         if not tolerance.accepts(r, n):
             ratio = n.work_units / r.work_units if r.work_units > 0 else math.inf
