@@ -29,7 +29,6 @@ __all__ = [
     "sequences_table",
     "set_metric_moments",
     "set_metric_rows",
-    "set_metric_table",
     "summary_table",
     "timings_table",
 ]
@@ -196,15 +195,6 @@ def set_metric_rows(moments: Mapping[SetKey, SetMoments]) -> pd.DataFrame:
             value = float(distance(*real, *fake))
             rows.append(summary_row(model, weights, protocol, name, value, fake[0], state.jobs))
     return pd.DataFrame(rows)
-
-
-def set_metric_table(
-    parts: Sequence[dict[str, Any]], metrics: Sequence[str], features: Callable[[str, str, str], np.ndarray]
-) -> pd.DataFrame:
-    """Per (model, protocol) and set metric (FID), from per-job features: ``features(model, job, metric)``, with
-    model "_real" for the real frames."""
-    keys = [(name, *group) for name in metrics for group in sorted(_set_groups(parts))]
-    return set_metric_rows(set_metric_moments(parts, keys, features))
 
 
 def frame_metric_sums(frames: pd.DataFrame, keys: Sequence[FrameKey]) -> np.ndarray:
