@@ -66,14 +66,18 @@ def prepare(session: nox.Session) -> None:
 
 @nox.session
 def latency(session: nox.Session) -> None:
-    """`bilayer-bench latency` (default models) then the pytest-benchmark suite; both outputs in one folder:
-    bench-runs/latency-DATE-TIME/, or the folder given as the first extra argument (`nox -s latency -- DIR`)."""
+    """`bilayer-bench latency` (default models) twice, whether the two runs agree (`--agree`, reported, not fatal:
+    a busy machine disagrees), then the pytest-benchmark suite; all in one folder: bench-runs/latency-DATE-TIME/
+    (first/, second/, benchmark.json), or the folder given as the first extra argument (`nox -s latency -- DIR`)."""
     import datetime
 
     install(session, "test")
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(session.posargs[0]) if session.posargs else ROOT / "bench-runs" / f"latency-{stamp}"
-    session.run("bilayer-bench", "latency", "--out", str(out))
+    first, second = out / "first", out / "second"
+    session.run("bilayer-bench", "latency", "--out", str(first))
+    session.run("bilayer-bench", "latency", "--out", str(second))
+    session.run("bilayer-bench", "latency", "--agree", str(first), str(second), success_codes=[0, 1])
     suite = ("tests/benchmarks/test_latency_suite.py", "-m", "benchmark_suite", "--benchmark-only")
     offline = ("--disable-socket", "--allow-unix-socket", "-p", "no:cacheprovider")
     session.run("python", "-m", "pytest", *suite, *offline, f"--benchmark-json={out / 'benchmark.json'}")

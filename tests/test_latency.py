@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import test_latency_helpers
 import torch
 from test_latency_helpers import FakeClock, FixedLandmarks, random_face_alignment_files, stage_row
 from torch import nn
@@ -25,9 +26,9 @@ from bench.config import DataConfig
 from bench.errors import ConfigError, DataError
 from bench.latency.calibrate import Calibration, matmul_samples
 from bench.latency.cli import output_folder
-from bench.latency.config import LatencyConfig, StagePolicy
+from bench.latency.config import LatencyConfig, StagePolicy, round_policy
 from bench.latency.cost import count_flops, networks, parameter_counts, peak_memory
-from bench.latency.harness import comparisons, load_for_latency, measure_stage
+from bench.latency.harness import comparisons, load_for_latency, measure_stage, run_latency
 from bench.latency.inputs import load_inputs, resize_frame
 from bench.latency.published import PUBLISHED_LATENCY, published_ratio
 from bench.latency.record import LatencyRecord, StageRow, read_record, write_record
@@ -39,8 +40,8 @@ from bench.weights import WeightsLocations
 
 TINY_FLAGS = [
     "--min-runs", "2", "--min-time", "0", "--warmup", "0",
-    "--prepare-min-runs", "1", "--prepare-min-time", "0",
-    "--calibration-size", "64", "--calibration-runs", "2", "--calibration-min-time", "0",
+    "--prepare-warmup", "0", "--prepare-min-runs", "1", "--prepare-min-time", "0",
+    "--calibration-size", "64", "--calibration-runs", "2", "--calibration-min-time", "0", "--rounds", "2",
 ]  # fmt: skip
 
 
@@ -119,6 +120,46 @@ def test_compile_implies_a_warm_up_call_per_stage() -> None:
     assert compiled.settings()["warmup"] == {"prepare": 1, "frame": 1}
 
 
+@pytest.mark.parametrize("rounds", [1, 3, 5, 7])
+@pytest.mark.parametrize("policy", [StagePolicy(2, 10, 4.0, 4000), StagePolicy(2, 7, 3.0, 50), StagePolicy(0, 3, 0, 3)])
+def test_round_policies_share_the_totals(policy: StagePolicy, rounds: int) -> None:
+    chunks = [round_policy(policy, rounds, index, warmup=1) for index in range(rounds)]
+    assert all(c.min_runs >= 1 and c.max_runs >= c.min_runs and c.warmup == 1 for c in chunks)
+    assert sum(c.min_time_s for c in chunks) == pytest.approx(policy.min_time_s)
+    if policy.min_runs >= rounds:  # else every chunk still takes one call: more than the total, never fewer
+        assert sum(c.min_runs for c in chunks) == policy.min_runs
+        assert max(c.min_runs for c in chunks) - min(c.min_runs for c in chunks) <= 1  # as even as possible
+        assert sum(c.max_runs for c in chunks) == policy.max_runs
+    assert sum(c.min_runs for c in chunks) >= policy.min_runs
+
+
+def test_rounds_interleave_every_model_and_spread_the_calibration(register_model) -> None:
+    register_model("latency.first", "test_latency_helpers:create_recording_first")
+    register_model("latency.second", "test_latency_helpers:create_recording_second")
+    test_latency_helpers.CALLS.clear()
+    config = LatencyConfig(
+        models=("latency.first", "latency.second"),
+        rounds=3,
+        prepare=StagePolicy(warmup=0, min_runs=1, min_time_s=0, max_runs=1),
+        frame=StagePolicy(warmup=0, min_runs=6, min_time_s=0, max_runs=6),
+        calibration=StagePolicy(warmup=0, min_runs=8, min_time_s=0, max_runs=8),
+        calibration_size=16,
+    )
+    said: list[str] = []
+    record = run_latency(config, said.append)
+    calls = test_latency_helpers.CALLS
+    runs = [name for i, name in enumerate(calls) if i == 0 or calls[i - 1] != name]  # consecutive calls merged
+    assert runs == ["first", "second"] * 4  # primed one after the other, then 3 rounds alternating
+    assert [text for text in said if text.startswith("round")] == [
+        f"round {i}/3: calibration, then latency.first, latency.second" for i in (1, 2, 3)
+    ]
+    assert record.calibration["chunk_sizes"] == [2, 2, 2, 2]  # 3 rounds + 1 chunk after them; 8 in all
+    assert len(record.calibration["chunk_flops_per_s"]) == 4 and len(record.calibration["samples"]) == 8
+    assert record.row("latency.first", "animate").n == 6  # 2 per round
+    assert record.row("latency.second", "prepare").n == 3  # one call per round at least
+    assert record.settings["rounds"] == 3 and "interleaved rounds" in record.settings["sampling"]
+
+
 # -- cost -------------------------------------------------------------------------------------------------------------
 def test_flops_of_a_linear_layer_count_a_multiply_add_twice() -> None:
     layer, x = nn.Linear(8, 4), torch.randn(5, 8)
@@ -177,12 +218,15 @@ def test_cpu_peak_memory_sees_a_large_allocation() -> None:
 def test_calibration_rate_and_record() -> None:
     samples = matmul_samples("cpu", torch.float32, 32, StagePolicy(warmup=0, min_runs=3, min_time_s=0), WallTimer())
     assert len(samples) == 3
-    calibration = Calibration("float32", 64, "cpu", (0.001, 0.002, 0.004), (0.002,))
+    calibration = Calibration("float32", 64, "cpu", ((0.001, 0.002, 0.004), (0.002,), (0.004, 0.004)))
     assert calibration.flops_per_matmul == 2 * 64**3
-    assert calibration.flops_per_s == pytest.approx(2 * 64**3 / 0.002)
+    rate = 2 * 64**3  # FLOPs per product
+    assert calibration.flops_per_s == pytest.approx((rate / 0.004 + rate / 0.002) / 2)  # median of the 6 rates
     data = calibration.to_dict()
-    assert data["before_flops_per_s"] == pytest.approx(2 * 64**3 / 0.002) and data["n_before"] == 3
-    assert len(data["samples"]) == len(data["samples_s"]) == 4
+    assert data["before_flops_per_s"] == pytest.approx(2 * 64**3 / 0.002)  # the first chunk's median
+    assert data["after_flops_per_s"] == pytest.approx(2 * 64**3 / 0.004)  # the last chunk's
+    assert data["chunk_flops_per_s"] == pytest.approx([2 * 64**3 / s for s in (0.002, 0.002, 0.004)])
+    assert data["chunk_sizes"] == [3, 1, 2] and len(data["samples"]) == len(data["samples_s"]) == 6
 
 
 # -- inputs and accounting --------------------------------------------------------------------------------------------
@@ -296,7 +340,7 @@ def test_random_weights_fallback_is_said_and_labelled(register_model) -> None:
 
 # -- record and table -------------------------------------------------------------------------------------------------
 def _record(rows: tuple[StageRow, ...]) -> LatencyRecord:
-    calibration = Calibration("float32", 64, "cpu", (0.001, 0.001), (0.001,)).to_dict()
+    calibration = Calibration("float32", 64, "cpu", ((0.001, 0.001), (0.001,))).to_dict()
     settings = {**LatencyConfig().settings(), "threads": 2}
     return LatencyRecord(
         environment={"device": "cpu", "torch_threads": 2},

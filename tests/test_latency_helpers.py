@@ -52,9 +52,7 @@ class FixedLandmarks:
         return np.repeat(points[None].astype(np.float32), len(images), axis=0)
 
 
-def stage_row(
-    model: str, stage: str, *, median_s: float, weights_label: str = "none", flops: int = 10**6
-) -> StageRow:
+def stage_row(model: str, stage: str, *, median_s: float, weights_label: str = "none", flops: int = 10**6) -> StageRow:
     samples = (median_s * 0.9, median_s, median_s * 1.2)
     return StageRow(
         model=model,
@@ -102,3 +100,30 @@ def random_face_alignment_files(folder: Path) -> None:
     torch.manual_seed(0)
     torch.save(FAN(4).state_dict(), folder / "2DFAN4-11f355bf06.pth.tar")
     torch.save(s3fd().state_dict(), folder / "s3fd-619a316812.pth")
+
+
+CALLS: list[str] = []
+"""Every prepare/animate call of the recording models, in order (the interleaving test reads it)."""
+
+
+class RecordingModel:
+    """A model that only records its calls (to see the order the harness runs stages in)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def prepare(self, source: Any) -> Any:
+        CALLS.append(self.name)
+        return source
+
+    def animate(self, state: Any, driver: Any) -> torch.Tensor:
+        CALLS.append(self.name)
+        return driver.image
+
+
+def create_recording_first(weights: Any = None, seed: int = 0) -> RecordingModel:
+    return RecordingModel("first")
+
+
+def create_recording_second(weights: Any = None, seed: int = 0) -> RecordingModel:
+    return RecordingModel("second")

@@ -1,13 +1,14 @@
 """The machine's measured matmul rate at the run's dtype: the yardstick that makes latencies comparable.
 
 A square ``size`` x ``size`` matrix product (``torch.mm`` into a preallocated output, random normal inputs of the
-run's dtype on the run's device) is timed with the run's timer and sampling rule, before the models and again
-after them; the rate is ``2 * size**3`` FLOPs (a multiply-add counts 2, as the FLOP counts of the stages) over
-each sample's time. Its median over both phases is the calibration rate; a stage's achieved fraction is
+run's dtype on the run's device) is timed with the run's timer in chunks: one at the start of every round of the
+run and one after the last round, so that the yardstick spans the same minutes as the stages it measures. The
+rate is ``2 * size**3`` FLOPs (a multiply-add counts 2, as the FLOP counts of the stages) over each sample's
+time. Its median over all chunks is the calibration rate; a stage's achieved fraction is
 ``flops / median_s / rate``. It is a yardstick, not the hardware's peak: a stage whose kernels run faster than
-the calibration matmul (oneDNN convolutions against MKL's sgemm on an AMD CPU, say) exceeds 1. Before and after
-medians are kept apart too: a large difference says the machine's speed changed during the run (other load,
-frequency scaling).
+the calibration matmul (oneDNN convolutions against MKL's sgemm on an AMD CPU, say) exceeds 1. Each chunk's
+median is kept too (the first is "before", the last "after"): a large spread says the machine's speed changed
+during the run (other load, frequency scaling).
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ def matmul_samples(device: str, dtype: torch.dtype, size: int, policy: StagePoli
 
 @dataclass(frozen=True)
 class Calibration:
+    """Matmul samples (seconds) in chunks: one per round of the run, then one after the last."""
+
     dtype: str
     size: int
     device: str
-    before_s: tuple[float, ...]
-    after_s: tuple[float, ...] = ()
+    chunks: tuple[tuple[float, ...], ...]
 
     @property
     def flops_per_matmul(self) -> int:
@@ -50,24 +52,30 @@ class Calibration:
         return [self.flops_per_matmul / s if s > 0 else float("inf") for s in samples]
 
     @property
+    def samples_s(self) -> tuple[float, ...]:
+        return tuple(s for chunk in self.chunks for s in chunk)
+
+    @property
     def flops_per_s(self) -> float:
-        return summarize(self.rates(self.before_s + self.after_s)).median
+        return summarize(self.rates(self.samples_s)).median
 
     def to_dict(self) -> dict[str, Any]:
-        everything = summarize(self.rates(self.before_s + self.after_s))
+        everything = summarize(self.rates(self.samples_s))
+        per_chunk = [summarize(self.rates(chunk)).median for chunk in self.chunks]
         return {
             "dtype": self.dtype,
             "size": self.size,
             "device": self.device,
             "method": f"torch.mm of two {self.size}x{self.size} {self.dtype} matrices, 2*size^3 FLOPs per product "
-            "(multiply-add = 2 FLOPs); median rate over samples taken before and after the models; a yardstick, "
-            "not the hardware peak (a stage's achieved fraction can exceed 1)",
+            "(multiply-add = 2 FLOPs); median rate over samples taken in chunks at the start of every round and after "
+            "the last; a yardstick, not the hardware peak (a stage's achieved fraction can exceed 1)",
             "flops_per_matmul": self.flops_per_matmul,
             "flops_per_s": everything.median,
             "iqr": everything.iqr,
-            "before_flops_per_s": summarize(self.rates(self.before_s)).median,
-            "after_flops_per_s": summarize(self.rates(self.after_s)).median if self.after_s else None,
-            "samples": self.rates(self.before_s + self.after_s),
-            "samples_s": list(self.before_s + self.after_s),
-            "n_before": len(self.before_s),
+            "before_flops_per_s": per_chunk[0] if per_chunk else None,
+            "after_flops_per_s": per_chunk[-1] if len(per_chunk) > 1 else None,
+            "chunk_flops_per_s": per_chunk,
+            "chunk_sizes": [len(chunk) for chunk in self.chunks],
+            "samples": self.rates(self.samples_s),
+            "samples_s": list(self.samples_s),
         }

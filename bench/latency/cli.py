@@ -17,6 +17,7 @@ from bench.latency.config import (
     DTYPES,
     FRAME_POLICY,
     PREPARE_POLICY,
+    ROUNDS,
     LatencyConfig,
     StagePolicy,
 )
@@ -29,6 +30,7 @@ examples:
   bilayer-bench latency bilayer.paper --threads 2 --batch 4
   bilayer-bench latency fomm.vox256 --device cuda --dtype float16 --compile
   bilayer-bench latency --run-dir bench-runs/20261122-101500-default   # join an evaluation run's record
+  bilayer-bench latency --agree bench-runs/latency-A bench-runs/latency-B   # do two runs agree? (no measuring)
 
 Stages: prepare (per avatar), animate (per frame: call time / batch), end_to_end (per frame: driver landmark
 extraction + animate for models that need landmarks; for the others the same samples as animate, said so).
@@ -74,10 +76,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     prep.add_argument("--prepare-min-runs", type=int, default=PREPARE_POLICY.min_runs, help="minimum timed calls")
     prep.add_argument("--prepare-min-time", type=float, default=PREPARE_POLICY.min_time_s, help="minimum seconds")
     prep.add_argument("--prepare-max-runs", type=int, default=PREPARE_POLICY.max_runs, help="cap on timed calls")
-    cal = p.add_argument_group("calibration (square matmul at the run's dtype, before and after the models)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=ROUNDS,
+        help=f"interleaved rounds the samples of every stage and the calibration are spread over (default {ROUNDS})",
+    )
+    cal = p.add_argument_group("calibration (square matmul at the run's dtype, a chunk per round and one at the end)")
     cal.add_argument("--calibration-size", type=int, default=2048, help="matrix side (default 2048)")
-    cal.add_argument("--calibration-runs", type=int, default=CALIBRATION_POLICY.min_runs, help="minimum samples")
-    cal.add_argument("--calibration-min-time", type=float, default=CALIBRATION_POLICY.min_time_s, help="seconds")
+    cal.add_argument("--calibration-runs", type=int, default=CALIBRATION_POLICY.min_runs, help="minimum samples, total")
+    cal.add_argument(
+        "--calibration-min-time", type=float, default=CALIBRATION_POLICY.min_time_s, help="minimum seconds, total"
+    )
+    p.add_argument(
+        "--agree",
+        nargs=2,
+        type=Path,
+        metavar=("FIRST", "SECOND"),
+        help="measure nothing: compare two latency records (|median diff| <= max IQR per stage); exit 1 if any differ",
+    )
     where = p.add_mutually_exclusive_group()
     where.add_argument("--out", type=Path, help="output folder (default: bench-runs/latency-DATE-TIME)")
     where.add_argument("--run-dir", type=Path, help="an existing `bilayer-bench run` directory to add latency.json to")
@@ -105,6 +122,7 @@ def config_from_args(args: argparse.Namespace) -> LatencyConfig:
             CALIBRATION_POLICY.warmup, args.calibration_runs, args.calibration_min_time, CALIBRATION_POLICY.max_runs
         ),
         calibration_size=args.calibration_size,
+        rounds=args.rounds,
     )
 
 
@@ -123,7 +141,20 @@ def output_folder(out: Path | None, run_dir: Path | None) -> Path:
     return Path("bench-runs") / f"latency-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
+def agree(first: Path, second: Path) -> int:
+    from bench.latency.agree import agreement, format_agreement
+    from bench.latency.record import read_record
+
+    rows, only = agreement(read_record(first), read_record(second))
+    print(format_agreement(rows, only))
+    return 0 if rows and all(r.agrees for r in rows) and not only else 1
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.agree:
+        if args.models:
+            raise DataError(args.agree[0], "--agree compares two records and measures nothing", "drop the model names")
+        return agree(*args.agree)
     from bench.latency.harness import run_latency
     from bench.latency.record import write_record
     from bench.latency.table import format_latency

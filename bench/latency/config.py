@@ -4,8 +4,17 @@ Sampling rule of every measurement (:func:`bench.latency.timing.measure`): ``war
 timed calls until at least ``min_runs`` were made *and* they add up to at least ``min_time_s`` seconds, or until
 ``max_runs`` (a cap that only calls of microseconds reach before the minimum duration).
 
-Defaults are chosen for 2 CPU cores: a bi-layer ``prepare`` takes seconds (3 runs), a FOMM ``animate`` about half
-a second (10 runs, >= 2 s), a bi-layer ``animate`` tens of milliseconds (>= 2 s of runs).
+The counts are totals over the run, which is made of ``rounds`` interleaved rounds: each round takes a calibration
+chunk, then a chunk of every stage of every model (:func:`round_policy` gives a chunk its share of the totals). So
+every stage's samples, and the calibration's, spread over the whole run; a machine whose speed drifts during the
+run (a shared virtual machine, frequency scaling) widens every stage's spread alike instead of biasing whichever
+model happened to run in the slow minute. A later round's chunk of a per-frame stage starts with ``REWARM``
+discarded calls (the models timed in between evicted its caches); ``prepare`` chunks start cold, as an avatar's
+preparation does in use.
+
+Defaults are chosen for 2 CPU cores, a whole default run in about two minutes: a bi-layer ``prepare`` takes
+seconds (10 runs), a FOMM ``animate`` about half a second (16 runs, >= 4 s), a bi-layer ``animate`` tens of
+milliseconds (>= 4 s of runs, about 100).
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ __all__ = [
     "LatencyConfig",
     "StagePolicy",
     "config_from_environ",
+    "round_policy",
 ]
 
 DEFAULT_MODELS: tuple[str, ...] = ("copy-source", "bilayer.paper", "fomm.vox256")
@@ -53,9 +63,28 @@ class StagePolicy:
             raise ConfigError(f"max_runs ({self.max_runs}) must be >= min_runs ({self.min_runs})")
 
 
-PREPARE_POLICY = StagePolicy(warmup=1, min_runs=7, min_time_s=3.0, max_runs=50)
-FRAME_POLICY = StagePolicy(warmup=2, min_runs=10, min_time_s=2.0, max_runs=2000)
-CALIBRATION_POLICY = StagePolicy(warmup=1, min_runs=10, min_time_s=1.0, max_runs=200)
+PREPARE_POLICY = StagePolicy(warmup=2, min_runs=10, min_time_s=3.0, max_runs=100)
+FRAME_POLICY = StagePolicy(warmup=2, min_runs=16, min_time_s=4.0, max_runs=4000)
+CALIBRATION_POLICY = StagePolicy(warmup=1, min_runs=20, min_time_s=2.0, max_runs=400)
+ROUNDS = 5
+REWARM = 1
+
+
+def _share(total: int, rounds: int, index: int) -> int:
+    """Round ``index``'s part of ``total`` split as evenly as possible over ``rounds`` (the parts add up to it)."""
+    return total * (index + 1) // rounds - total * index // rounds
+
+
+def round_policy(policy: StagePolicy, rounds: int, index: int, warmup: int) -> StagePolicy:
+    """Chunk ``index`` of ``rounds`` of a measurement whose totals are ``policy``: its share of ``min_runs`` and
+    ``max_runs`` (at least one call), ``min_time_s / rounds``, and ``warmup`` discarded calls."""
+    least = max(1, _share(policy.min_runs, rounds, index))
+    return StagePolicy(
+        warmup=warmup,
+        min_runs=least,
+        min_time_s=policy.min_time_s / rounds,
+        max_runs=max(least, _share(policy.max_runs, rounds, index)),
+    )
 
 
 @dataclass(frozen=True)
@@ -85,6 +114,7 @@ class LatencyConfig:
     frame: StagePolicy = field(default_factory=lambda: FRAME_POLICY)
     calibration: StagePolicy = field(default_factory=lambda: CALIBRATION_POLICY)
     calibration_size: int = 2048
+    rounds: int = ROUNDS
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -101,6 +131,7 @@ class LatencyConfig:
             ("resolution", self.resolution, 16),
             ("batch", self.batch, 1),
             ("calibration_size", self.calibration_size, 16),
+            ("rounds", self.rounds, 1),
         ):
             if value < least:
                 raise ConfigError(f"{name} must be >= {least}, got {value}")
@@ -129,8 +160,13 @@ class LatencyConfig:
             "min_time_s": {"prepare": self.prepare.min_time_s, "frame": self.frame.min_time_s},
             "max_runs": {"prepare": self.prepare.max_runs, "frame": self.frame.max_runs},
             "policies": {"prepare": asdict(self.policy("prepare")), "frame": asdict(self.policy("animate"))},
-            "untimed_calls": "per stage, before the timed calls: one call counting FLOPs, then the warm-up calls, "
-            "then one call measuring peak memory; all discarded",
+            "untimed_calls": "per stage, before the first round: one call counting FLOPs, then the warm-up calls, "
+            f"then one call measuring peak memory; all discarded; and {REWARM} discarded call at the start of each "
+            "later round's chunk of a per-frame stage",
+            "rounds": self.rounds,
+            "sampling": f"{self.rounds} interleaved rounds, each a calibration chunk then a chunk of every stage of "
+            "every model in order; min_runs, min_time_s and max_runs are totals over the rounds; the calibration "
+            "takes one more chunk after the last round",
             "random_weights": self.random_weights,
             "landmarks": self.landmarks,
             "data_root": self.data_root or "embedded default data set",

@@ -1,7 +1,11 @@
-"""A latency run: calibration, then every stage of every model measured and costed, into a :class:`LatencyRecord`.
+"""A latency run: every stage of every model measured and costed against a calibration, into a :class:`LatencyRecord`.
 
-Per stage, in order: one call under the FLOP counter (untimed; it also warms caches), ``warmup`` discarded calls,
-one call measuring peak memory (untimed), then the timed calls (:func:`bench.latency.timing.measure`). Everything
+First every model is loaded and each of its stages primed: one call under the FLOP counter (untimed; it also
+warms caches), ``warmup`` discarded calls, one call measuring peak memory (untimed). Then ``rounds`` interleaved
+rounds: a calibration chunk, then a chunk of timed calls (:func:`bench.latency.timing.measure`) of every stage of
+every model, each chunk its share of the stage's sampling totals (:func:`bench.latency.config.round_policy`); one
+more calibration chunk ends the run. A stage's samples thus spread over the whole run, as the calibration's do:
+the machine's drift shows as spread (IQR) in every row instead of as a bias in some. Everything
 runs under ``torch.inference_mode``, and under ``torch.autocast`` at the run's dtype when that is not float32
 (weights stay float32; autocast runs matrix products and convolutions in the dtype). ``--compile`` compiles each
 model's per-frame networks in place (:mod:`bench.latency.compiling` says which and why); compilation happens in
@@ -30,7 +34,7 @@ from bench.environment import collect_environment
 from bench.errors import ConfigError, WeightsError
 from bench.latency.calibrate import Calibration, matmul_samples
 from bench.latency.compiling import compile_model, eager
-from bench.latency.config import LatencyConfig, StagePolicy
+from bench.latency.config import REWARM, LatencyConfig, StagePolicy, round_policy
 from bench.latency.cost import FLOPS_CONVENTION, FLOPS_COUNTED, count_flops, freeze, parameter_counts, peak_memory
 from bench.latency.inputs import LatencyInputs, load_inputs
 from bench.latency.landmarks import DriverLandmarks, choose_landmarks
@@ -46,6 +50,7 @@ __all__ = [
     "comparisons",
     "load_for_latency",
     "measure_stage",
+    "prime_stage",
     "run_context",
     "run_latency",
     "with_achieved_fraction",
@@ -96,18 +101,41 @@ def load_for_latency(
     return loaded
 
 
-def measure_stage(
-    call: StageCall, policy: StagePolicy, timer: Timer, device: str, compiled: bool = False
-) -> Measurement:
-    """FLOP count, warm-up, memory, then timed calls of one stage (see the module docstring)."""
+def prime_stage(call: StageCall, policy: StagePolicy, device: str, compiled: bool = False) -> tuple[int, int, str]:
+    """The untimed part of a stage: its state, the FLOP count, ``policy.warmup`` discarded calls, then one call
+    measuring peak memory. Returns (FLOPs per call, peak memory bytes, memory method)."""
     call.setup()
     with eager() if compiled else contextlib.nullcontext():
         flops = count_flops(call.count)
     for _ in range(policy.warmup):
         call.run()
     memory, method = peak_memory(call.run, device)
+    return flops, memory, method
+
+
+def measure_stage(
+    call: StageCall, policy: StagePolicy, timer: Timer, device: str, compiled: bool = False
+) -> Measurement:
+    """One stage on its own: :func:`prime_stage`, then its timed calls in one go (no rounds)."""
+    flops, memory, method = prime_stage(call, policy, device, compiled)
     samples = measure(call.run, replace(policy, warmup=0), timer)
     return Measurement(call, tuple(samples), flops, memory, method)
+
+
+@dataclass
+class _Primed:
+    """A stage primed and collecting samples over the rounds (internal, mutable)."""
+
+    call: StageCall
+    policy: StagePolicy
+    flops: int
+    memory: int
+    method: str
+    samples: list[float]
+
+    def chunk_policy(self, rounds: int, index: int) -> StagePolicy:
+        warmup = 0 if index == 0 or self.call.per == "avatar" else REWARM
+        return round_policy(self.policy, rounds, index, warmup)
 
 
 def with_achieved_fraction(row: StageRow, rate: float) -> StageRow:
@@ -193,23 +221,69 @@ def _check_device(device: str) -> None:
         raise ConfigError(f"--device {device}: CUDA is not available in this torch build or machine; use --device cpu")
 
 
-def _measure_model(
-    loaded: LoadedModel,
+@dataclass
+class _Model:
+    """A loaded model with its primed stages (aliases such as end_to_end = animate are resolved at the end)."""
+
+    loaded: LoadedModel
+    params: dict[str, int]
+    compiled: list[str]
+    primed: dict[str, _Primed]
+    aliases: dict[str, StageCall]
+
+    def measurements(self) -> list[Measurement]:
+        out = {k: Measurement(p.call, tuple(p.samples), p.flops, p.memory, p.method) for k, p in self.primed.items()}
+        for stage, call in self.aliases.items():
+            out[stage] = replace(out[call.same_as], call=call)
+        return [out[stage] for stage in ("prepare", "animate", "end_to_end") if stage in out]
+
+
+def _prime_model(
+    loaded: LoadedModel, config: LatencyConfig, inputs: LatencyInputs, landmarks: DriverLandmarks | None
+) -> tuple[dict[str, _Primed], dict[str, StageCall]]:
+    primed: dict[str, _Primed] = {}
+    aliases: dict[str, StageCall] = {}
+    for call in stage_calls(loaded, inputs, landmarks):
+        if call.same_as is not None:
+            aliases[call.stage] = call
+            continue
+        policy = config.policy(call.stage)
+        flops, memory, method = prime_stage(call, policy, config.device, config.compile)
+        primed[call.stage] = _Primed(call, policy, flops, memory, method, [])
+    return primed, aliases
+
+
+def _sample_rounds(
+    models: dict[str, _Model],
     config: LatencyConfig,
-    inputs: LatencyInputs,
-    landmarks: DriverLandmarks | None,
-    timer: Timer,
     dtype: torch.dtype,
-) -> list[Measurement]:
-    done: dict[str, Measurement] = {}
-    with run_context(config.device, dtype):
-        for call in stage_calls(loaded, inputs, landmarks):
-            if call.same_as is not None:
-                done[call.stage] = replace(done[call.same_as], call=call)
-                continue
-            policy = config.policy(call.stage)
-            done[call.stage] = measure_stage(call, policy, timer, config.device, config.compile)
-    return list(done.values())
+    timer: Timer,
+    say: Callable[[str], None],
+    failed: Callable[[str, Exception], None],
+) -> Calibration:
+    """The interleaved rounds (module docstring): samples go into each model's primed stages; a model that fails
+    is handed to ``failed`` (which drops it from ``models``). Returns the calibration of all chunks."""
+    rounds = config.rounds
+    say(f"calibration: {config.calibration_size}^2 {config.dtype} matmul on {config.device}, one chunk per round")
+
+    def calibrate(index: int) -> tuple[float, ...]:
+        warmup = config.calibration.warmup if index == 0 else REWARM
+        policy = round_policy(config.calibration, rounds + 1, index, warmup)
+        return tuple(matmul_samples(config.device, dtype, config.calibration_size, policy, timer))
+
+    chunks: list[tuple[float, ...]] = []
+    for index in range(rounds):
+        say(f"round {index + 1}/{rounds}: calibration, then {', '.join(models) or 'no models'}")
+        chunks.append(calibrate(index))
+        for name, model in list(models.items()):
+            try:
+                with run_context(config.device, dtype):
+                    for primed in model.primed.values():
+                        primed.samples += measure(primed.call.run, primed.chunk_policy(rounds, index), timer)
+            except Exception as error:  # recorded; the other models go on
+                failed(name, error)
+    chunks.append(calibrate(rounds))
+    return Calibration(config.dtype, config.calibration_size, config.device, tuple(chunks))
 
 
 def run_latency(config: LatencyConfig, say: Callable[[str], None] | None = None) -> LatencyRecord:
@@ -250,31 +324,33 @@ def _run(config: LatencyConfig, say: Callable[[str], None]) -> LatencyRecord:
         notes.append(text)
         say(text)
 
-    say(f"calibration: {config.calibration_size}^2 {config.dtype} matmul on {config.device}")
-    before = matmul_samples(config.device, dtype, config.calibration_size, config.calibration, timer)
-    rows: list[StageRow] = []
-    models, failures = [], []
+    models: dict[str, _Model] = {}
+    failures: list[dict[str, str]] = []
+
+    def failed(name: str, error: Exception) -> None:
+        failures.append({"model": name, "error": f"{type(error).__name__}: {error}"})
+        say(f"{name}: FAILED ({type(error).__name__}: {error})")
+        models.pop(name, None)  # the next models must not share memory with this one
+        gc.collect()
+        if config.compile:
+            torch._dynamo.reset()  # drop half-built compiled code before the next model
+        if config.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+
     for name in config.models:
-        say(f"{name}: loading")
+        say(f"{name}: loading, counting FLOPs, warming up, measuring memory")
         try:
             loaded = load_for_latency(name, config, locations, note)
             params = parameter_counts(loaded.model)
             compiled = compile_model(loaded.model, loaded.spec.factory) if config.compile else []
-            say(f"{name}: measuring prepare, animate, end_to_end")
-            measured = _measure_model(loaded, config, inputs, landmarks, timer, dtype)
-            rows += [_row(loaded, m, params) for m in measured]
-            models.append({**loaded.provenance(), "label": loaded.label, "compiled": compiled})
+            with run_context(config.device, dtype):
+                primed, aliases = _prime_model(loaded, config, inputs, landmarks)
+            models[name] = _Model(loaded, params, compiled, primed, aliases)
         except Exception as error:  # any model error (torch.compile raises assertions too): recorded, run goes on
-            failures.append({"model": name, "error": f"{type(error).__name__}: {error}"})
-            say(f"{name}: FAILED ({type(error).__name__}: {error})")
-            if config.compile:
-                torch._dynamo.reset()  # drop half-built compiled code before the next model
-        loaded = measured = None  # the next model must not share memory with this one
-        gc.collect()
-        if config.device.startswith("cuda"):
-            torch.cuda.empty_cache()
-    after = matmul_samples(config.device, dtype, config.calibration_size, config.calibration, timer)
-    calibration = Calibration(config.dtype, config.calibration_size, config.device, tuple(before), tuple(after))
+            failed(name, error)
+    calibration = _sample_rounds(models, config, dtype, timer, say, failed)
+    rows = [_row(m.loaded, measured, m.params) for m in models.values() for measured in m.measurements()]
+    described = [{**m.loaded.provenance(), "label": m.loaded.label, "compiled": m.compiled} for m in models.values()]
     stages = tuple(with_achieved_fraction(row, calibration.flops_per_s) for row in rows)
     threads = torch.get_num_threads()
     return LatencyRecord(
@@ -284,7 +360,7 @@ def _run(config: LatencyConfig, say: Callable[[str], None]) -> LatencyRecord:
         stages=stages,
         comparisons=tuple(comparisons(stages, f"{config.device}, {config.dtype}, {threads} threads")),
         published=tuple(p.to_dict() for p in PUBLISHED_LATENCY),
-        models=tuple(models),
+        models=tuple(described),
         inputs={**inputs.info, "landmarks": landmarks.description if landmarks else None},
         notes=tuple(notes),
         failures=tuple(failures),

@@ -98,8 +98,8 @@ def _networks(record: LatencyRecord) -> list[str]:
 
 def _calibration(record: LatencyRecord) -> str:
     c = record.calibration
-    after = c.get("after_flops_per_s")
-    drift = f", before {c['before_flops_per_s'] / 1e9:.1f} / after {after / 1e9:.1f}" if after else ""
+    chunks = c.get("chunk_flops_per_s") or []
+    drift = f", per chunk {' / '.join(f'{rate / 1e9:.0f}' for rate in chunks)}" if len(chunks) > 1 else ""
     return (
         f"calibration: {c['size']}x{c['size']} {c['dtype']} matmul on {c['device']}: "
         f"{c['flops_per_s'] / 1e9:.1f} GFLOP/s median (IQR {c['iqr'] / 1e9:.1f}{drift}; {len(c['samples'])} samples); "
@@ -113,6 +113,7 @@ def format_latency(record: LatencyRecord) -> str:
     head = (
         f"latency on {s['device']}, {s['dtype']}, {s['threads']} threads, {s['resolution']}x{s['resolution']}, "
         f"batch {s['batch']}{', compiled' if s.get('compile') else ''}; times per avatar (prepare) or per frame"
+        + (f"; samples spread over {s['rounds']} interleaved rounds" if s.get("rounds") else "")
     )
     lines = [head]
     if record.stages:
