@@ -132,6 +132,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     else:
         result = run_benchmark(config, out_root=args.out, resume=args.resume, progress=not args.no_progress)
     print(format_summary(result.summary, result.counts))
+    if result.costs is not None and not result.costs.empty:
+        from bench.costs import format_costs
+
+        print(format_costs(result.costs))
     for skipped in result.skipped_metrics:
         print(f"skipped metric {skipped['name']}: {skipped['reason']}")
     if config.random_weights:

@@ -10,6 +10,8 @@ Layout of ``RUN_DIR``::
     frames.csv         per-frame metrics (deterministic: no timings)
     sequences.csv      per-sequence means
     timings.csv        wall-clock of every prepare/animate call (ms)
+    metric_timings.csv wall-clock of every metric call (ms; side: pair, generated or real)
+    cost.csv           per model: its own ms per generated frame against the metrics' (bench.costs)
     failures.csv       jobs that failed: model, job, file, error
     results.json       schema "bilayer-bench/results" version RESULTS_SCHEMA_VERSION: summary rows + all of the above
     samples/           a few generated frames (PNG) for qualitative figures

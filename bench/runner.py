@@ -36,6 +36,7 @@ from bench.aggregate import (
     timings_table,
 )
 from bench.config import RunConfig, config_to_dict, config_to_toml
+from bench.costs import cost_table, metric_timings_table
 from bench.data import Dataset, FrameData, open_dataset
 from bench.distributed.comm import Communicator, SingleProcess, digest
 from bench.distributed.states import MetricStates, check_gathered, local_states, reduce_states
@@ -60,6 +61,7 @@ class RunSummary:
     failures: pd.DataFrame
     counts: pd.DataFrame  # frames generated per (model, weights, protocol)
     skipped_metrics: tuple[dict[str, str], ...] = ()
+    costs: pd.DataFrame | None = None  # model vs metric time per generated frame (bench.costs)
 
 
 def _check_output(output: torch.Tensor, driver: Frames, model: str) -> torch.Tensor:
@@ -75,6 +77,12 @@ def _check_output(output: torch.Tensor, driver: Frames, model: str) -> torch.Ten
 def _save_png(path: Path, image: torch.Tensor) -> None:
     array = (image.permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
     Image.fromarray(array).save(path, format="PNG")
+
+
+def _metric_timing(metric: str, side: str, frames: int, start: float) -> dict[str, Any]:
+    """Wall clock of one metric call since ``start``: ``side`` is ``pair`` (generated against its reference),
+    ``generated`` or ``real`` (one side of a set metric's features; the real side once per job)."""
+    return {"metric": metric, "side": side, "frames": frames, "ms": (time.perf_counter() - start) * 1e3}
 
 
 def _source_reference(source: Frames, driver: Frames) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -102,17 +110,25 @@ class _JobRunner:
     def frame_metric_names(self) -> list[str]:
         return [m.spec.name for m in self.metrics if m.spec.kind == "frame"]
 
-    def _set_features(self, model: str, job: Job, predicted: torch.Tensor, driver: Frames) -> None:
+    def _set_features(self, model: str, job: Job, predicted: torch.Tensor, driver: Frames) -> list[dict[str, Any]]:
         """Set metrics (FID): features of the generated frames, and once per job of the real ones, saved
-        beside the parts so that resumed and sharded runs can combine them."""
+        beside the parts so that resumed and sharded runs can combine them. Returns the timings of both sides."""
+        timings = []
         for metric in (m for m in self.metrics if m.spec.kind == "set"):
             name = metric.spec.name
+            start = time.perf_counter()
             self.record.write_array(model, job.id, name, metric.score(predicted))  # type: ignore[arg-type]
+            timings.append(_metric_timing(name, "generated", len(predicted), start))
             if not self.record.array_path("_real", job.id, name).is_file():
+                start = time.perf_counter()
                 self.record.write_array("_real", job.id, name, metric.score(driver.image))  # type: ignore[arg-type]
+                timings.append(_metric_timing(name, "real", len(driver), start))
+        return timings
 
-    def _scores(self, job: Job, predicted: torch.Tensor, source: Frames, driver: Frames) -> dict[str, list[float]]:
-        values = {}
+    def _scores(
+        self, job: Job, predicted: torch.Tensor, source: Frames, driver: Frames
+    ) -> tuple[dict[str, list[float]], list[dict[str, Any]]]:
+        values, timings = {}, []
         for metric in self.metrics:
             if metric.spec.kind == "set":
                 continue
@@ -124,8 +140,10 @@ class _JobRunner:
                 continue
             if metric.spec.needs_landmarks and (driver.landmarks is None or landmarks is None):
                 continue  # e.g. a FOMM-layout data set: no landmarks to align faces with
+            start = time.perf_counter()
             values[metric.spec.name] = metric.score(predicted, reference, driver.landmarks, landmarks).tolist()
-        return values
+            timings.append(_metric_timing(metric.spec.name, "pair", len(predicted), start))
+        return values, timings
 
     def run(self, loaded: LoadedModel, job: Job, source: Frames, driver: Frames, names: Sequence[str]) -> dict:
         model, timings = loaded.model, []
@@ -148,8 +166,8 @@ class _JobRunner:
                 outputs.append(_check_output(out, batch, loaded.spec.name))
                 timings.append({"stage": "animate", "frames": len(batch), "ms": elapsed})
             predicted = torch.cat(outputs)
-            values = self._scores(job, predicted, source, driver)
-            self._set_features(loaded.spec.name, job, predicted, driver)
+            values, metric_timings = self._scores(job, predicted, source, driver)
+            metric_timings += self._set_features(loaded.spec.name, job, predicted, driver)
         if job.id in self.sample_jobs:
             for i in range(min(self.config.samples_per_job, len(predicted))):
                 _save_png(
@@ -172,7 +190,7 @@ class _JobRunner:
             }
             for i in range(len(driver))
         ]
-        return {"rows": rows, "timings": timings}
+        return {"rows": rows, "timings": timings, "metric_timings": metric_timings}
 
 
 def _load_job(dataset: Dataset, job: Job) -> tuple[list[FrameData], list[FrameData]]:
@@ -287,7 +305,11 @@ def _finalize(
         summary.insert(summary.columns.get_loc("variant") + 1, "metric_weights", summary["metric"].map(labels))
     atomic_write(record.path / "frames.csv", frames.to_csv(index=False))
     atomic_write(record.path / "sequences.csv", sequences_table(frames, metrics).to_csv(index=False))
-    atomic_write(record.path / "timings.csv", timings_table(parts).to_csv(index=False))
+    timings, metric_timings = timings_table(parts), metric_timings_table(parts)
+    costs = cost_table(timings, metric_timings)
+    atomic_write(record.path / "timings.csv", timings.to_csv(index=False))
+    atomic_write(record.path / "metric_timings.csv", metric_timings.to_csv(index=False))
+    atomic_write(record.path / "cost.csv", costs.to_csv(index=False))
     atomic_write(record.path / "failures.csv", failures.to_csv(index=False))
     expected = len(jobs) * len(models)
     done = sum(p["status"] == "ok" for p in parts)
@@ -308,12 +330,13 @@ def _finalize(
             "skipped_metrics": metric_record["skipped"],
             "summary": summary.to_dict(orient="records"),
             "failures": failures.to_dict(orient="records"),
+            "cost": costs.astype(object).where(costs.notna(), None).to_dict(orient="records"),
         },
     )
     counts = frames.groupby(["model", "weights", "protocol"]).size().rename("frames").reset_index()
     order = {name: i for i, name in enumerate((*config.models, *config.protocol.kinds))}
     counts = counts.sort_values(["model", "protocol"], key=lambda column: column.map(order)).reset_index(drop=True)
-    return RunSummary(record.path, status, summary, failures, counts, tuple(metric_record["skipped"]))
+    return RunSummary(record.path, status, summary, failures, counts, tuple(metric_record["skipped"]), costs)
 
 
 def _check_landmarks(models: Sequence[str], dataset: Dataset) -> None:
