@@ -93,6 +93,11 @@ def _short(value: float) -> str:
     return f"{value:.1f}" if value >= 1 else f"{value:.2f}"
 
 
+def _ratio(value: float) -> str:
+    """``0.45x``; a model that costs next to nothing (a sanity baseline) makes any ratio huge: ``>100x``."""
+    return f"{value:.2f}x" if value < 100 else ">100x"
+
+
 def format_costs(costs: pd.DataFrame) -> str:
     """Lines for the console: per model, its ms per frame against the metrics' (largest metrics first)."""
     if costs.empty:
@@ -111,6 +116,6 @@ def format_costs(costs: pd.DataFrame) -> str:
         lines.append(
             f"  {row['model']}: model {_short(row['model_ms_per_frame'])} (animate "
             f"{_short(row['animate_ms_per_frame'])}), metrics {_short(row['metrics_ms_per_frame'])} "
-            f"= {row['metrics_over_model']:.2f}x the model ({detail})"
+            f"= {_ratio(row['metrics_over_model'])} the model ({detail})"
         )
     return "\n".join(lines)

@@ -67,6 +67,8 @@ def test_costs_of_known_timings() -> None:
     text = format_costs(costs.reset_index())
     assert "m: model 22.5 (animate 10.0), metrics 12.0 = 0.53x the model (fid 10.0, ssim 2.0)" in text
     assert "once per job for all models: 5.0 per real frame (fid 5.0)" in text
+    free = costs.reset_index().assign(metrics_over_model=[12.0 / 22.5, 1e4, float("nan")])  # a sanity baseline
+    assert "= >100x the model" in format_costs(free)
 
 
 def test_a_run_records_its_costs(bilayer_root: Path, tmp_path: Path) -> None:
