@@ -11,7 +11,7 @@ import torch
 from bench.errors import WeightsError
 from bench.metrics import ALL, METRICS, MetricSpec, functional
 from bench.registry import import_object
-from bench.weights import ResolvedWeight, WeightsLocations, resolve
+from bench.weights import WEIGHTS_ENV, ResolvedWeight, WeightsLocations, resolve
 
 __all__ = ["BuiltMetric", "SkippedMetric", "build_metrics"]
 
@@ -115,7 +115,7 @@ def _unavailable(spec: MetricSpec, locations: WeightsLocations) -> str | None:
         if not found.present:
             return (
                 f"{found.entry.filename} not found ({locations.describe()}); put it in the weights folder "
-                f"(from {found.entry.url}) to report {spec.name}"
+                f"(--weights-dir DIR or ${WEIGHTS_ENV}; from {found.entry.url}) to report {spec.name}"
             )
     return None
 
