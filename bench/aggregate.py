@@ -26,6 +26,7 @@ __all__ = [
     "frame_metric_sums",
     "frames_table",
     "moment_matrix",
+    "part_rows",
     "sequences_table",
     "set_metric_moments",
     "set_metric_rows",
@@ -243,14 +244,20 @@ def summary_table(frames: pd.DataFrame, metrics: Sequence[str], seed: int = 0) -
     return pd.DataFrame(rows)
 
 
-def timings_table(parts: Sequence[dict[str, Any]]) -> pd.DataFrame:
+def part_rows(parts: Sequence[dict[str, Any]], key: str, columns: Sequence[str]) -> pd.DataFrame:
+    """The list ``key`` of every finished part, one row per item, after the part's model, protocol and job
+    (parts written before ``key`` was recorded contribute none)."""
     rows = [
-        {"model": p["model"], "protocol": p["protocol"], "job": p["job"], **t}
+        {"model": p["model"], "protocol": p["protocol"], "job": p["job"], **item}
         for p in parts
         if p["status"] == "ok"
-        for t in p["timings"]
+        for item in p.get(key, ())
     ]
-    return pd.DataFrame(rows, columns=["model", "protocol", "job", "stage", "frames", "ms"])
+    return pd.DataFrame(rows, columns=["model", "protocol", "job", *columns])
+
+
+def timings_table(parts: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    return part_rows(parts, "timings", ["stage", "frames", "ms"])
 
 
 def failures_table(parts: Sequence[dict[str, Any]]) -> pd.DataFrame:

@@ -24,6 +24,8 @@ from typing import Any
 
 import pandas as pd
 
+from bench.aggregate import part_rows
+
 __all__ = ["COST_COLUMNS", "cost_table", "format_costs", "metric_timings_table"]
 
 COST_COLUMNS = [
@@ -39,19 +41,13 @@ REAL = "_real"
 
 def metric_timings_table(parts: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """One row per metric call of every finished part (parts written before metric timings existed have none)."""
-    rows = [
-        {"model": p["model"], "protocol": p["protocol"], "job": p["job"], **t}
-        for p in parts
-        if p["status"] == "ok"
-        for t in p.get("metric_timings", ())
-    ]
-    return pd.DataFrame(rows, columns=["model", "protocol", "job", "metric", "side", "frames", "ms"])
+    return part_rows(parts, "metric_timings", ["metric", "side", "frames", "ms"])
 
 
 def cost_table(timings: pd.DataFrame, metric_timings: pd.DataFrame) -> pd.DataFrame:
     """Per model (in the order of ``timings``) the columns of :data:`COST_COLUMNS`, then ``ms_per_frame:<metric>``
     per metric; a last ``_real`` row holds the real frames' set-metric features per real frame."""
-    metrics = list(dict.fromkeys(metric_timings["metric"])) if not metric_timings.empty else []
+    metrics = list(dict.fromkeys(metric_timings["metric"]))
     rows = []
     for model in dict.fromkeys(timings["model"]):
         own = timings[timings["model"] == model]
@@ -73,7 +69,7 @@ def cost_table(timings: pd.DataFrame, metric_timings: pd.DataFrame) -> pd.DataFr
                 **{f"ms_per_frame:{name}": float(per_metric.get(name, 0.0)) for name in metrics},
             }
         )
-    real = metric_timings[metric_timings["side"] == "real"] if not metric_timings.empty else metric_timings
+    real = metric_timings[metric_timings["side"] == "real"]
     if not real.empty:
         frames = int(real.groupby("metric")["frames"].sum().max())
         per_metric = real.groupby("metric", sort=False)["ms"].sum() / frames

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from bench.errors import ConfigError
 from bench.latency.record import LatencyRecord
-from bench.latency.table import format_ms
+from bench.latency.table import format_ms, grid
 
 __all__ = ["COMPARABLE_SETTINGS", "TIMER_FLOOR_S", "Agreement", "agreement", "format_agreement"]
 
@@ -123,8 +123,7 @@ def format_agreement(rows: list[Agreement], only: list[str]) -> str:
         ]
         for r in rows
     ]
-    widths = [max(len(str(x)) for x in column) for column in zip(header, *lines, strict=True)]
-    text = [" ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)).rstrip() for line in [header, *lines]]
+    text = [line.rstrip() for line in grid([header, *lines], left=2)]
     agreed = sum(r.agrees for r in rows)
     text.append(
         f"rule: |median difference| <= max(IQR of either run, {TIMER_FLOOR_S * 1e6:.0f} us timer floor); "

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from bench.latency.record import LatencyRecord, StageRow
 
-__all__ = ["format_latency", "format_ms"]
+__all__ = ["format_latency", "format_ms", "grid"]
 
 HEADER = [
     "model",
@@ -68,9 +68,10 @@ def _cells(row: StageRow) -> list[str]:
     ]
 
 
-def _grid(rows: Sequence[list[str]]) -> list[str]:
+def grid(rows: Sequence[list[str]], left: int = 3) -> list[str]:
+    """Rows of cells as aligned lines: the first ``left`` columns (text: model, stage, per) left-aligned, the
+    others (numbers) right-aligned."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    left = 3  # model, stage, per: left-aligned text columns
     return [
         "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
         for r in rows
@@ -117,7 +118,7 @@ def format_latency(record: LatencyRecord) -> str:
     )
     lines = [head]
     if record.stages:
-        lines += _grid([HEADER, *(_cells(row) for row in record.stages)])
+        lines += grid([HEADER, *(_cells(row) for row in record.stages)])
     else:
         lines.append("(no stage measured)")
     first = record.stages[0] if record.stages else None

@@ -59,21 +59,6 @@ def _frames() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return pred, target, landmarks
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "l1",
-        "psnr",
-        "ssim",
-        "lpips.alex.v0.1",
-        "lpips.vgg.v0.1",
-        "csim.arcface-irse50",
-        "csim.dlib-resnet",
-        "akd.dlib68",
-        "npe.dlib68",
-        "aed.dlib-resnet",
-    ],
-)
 def _fresh_pairs(pred: torch.Tensor, target: torch.Tensor, seed: int, count: int) -> list[tuple[torch.Tensor, ...]]:
     """``count`` (generated, reference) pairs, each with its own faint noise (at most 2 grey levels): every call
     sees frames no earlier call (of this test or another) has seen, so dlib's per-frame caches never hide work."""
