@@ -18,15 +18,18 @@ import pandas as pd
 
 from bench.metrics import METRICS
 from bench.registry import import_object
+from bench.stats import identity_bootstrap, identity_of
 
 __all__ = [
     "FRAME_KEYS",
     "SetMoments",
+    "common_frames",
     "failures_table",
     "frame_metric_sums",
     "frames_table",
     "moment_matrix",
     "part_rows",
+    "reference_jobs",
     "sequences_table",
     "set_metric_moments",
     "set_metric_rows",
@@ -64,21 +67,6 @@ def sequences_table(frames: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFram
     return table.reset_index()
 
 
-def bootstrap_interval(
-    sums: np.ndarray, counts: np.ndarray, seed: int, resamples: int = 1000, level: float = 0.95
-) -> tuple[float, float]:
-    """Percentile bootstrap over sequences of the frame-weighted mean ``sum(sums) / sum(counts)``."""
-    if len(sums) < 2:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(sums), size=(resamples, len(sums)))
-    means = sums[picks].sum(1) / counts[picks].sum(1)
-    if not np.isfinite(means).all():  # e.g. PSNR of identical frames: +inf
-        return float(means.min()), float(means.max())
-    low, high = np.percentile(means, [50 * (1 - level), 50 * (1 + level)])
-    return float(low), float(high)
-
-
 def summary_row(
     model: str,
     weights: str,
@@ -91,8 +79,13 @@ def summary_row(
     ci95: tuple[float, float] = (float("nan"), float("nan")),
     sequence_std: float = float("nan"),
     unscored: int = 0,
+    scored: int | None = None,
+    identities: int | None = None,
 ) -> dict[str, Any]:
-    """One row of the summary (results.json "summary", the tables), for frame and set metrics alike."""
+    """One row of the summary (results.json "summary", the tables), for frame and set metrics alike.
+
+    ``frames``: the frames the value is computed over (for a frame metric, the frames every model of the
+    protocol scored); ``scored`` and ``unscored``: this model's own frames with and without a value."""
     spec = METRICS.get(metric)
     return {
         "model": model,
@@ -106,8 +99,10 @@ def summary_row(
         "ci95_high": ci95[1],
         "sequence_std": sequence_std,
         "n_frames": frames,
+        "n_scored": frames if scored is None else scored,
         "n_unscored": unscored,
         "n_sequences": sequences,
+        "n_identities": identities,
     }
 
 
@@ -168,21 +163,35 @@ def _set_groups(parts: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], l
     return groups
 
 
+def reference_jobs(parts: Sequence[dict[str, Any]], protocol: str | None) -> list[str]:
+    """The jobs whose real frames form the run's one reference set of every set metric: the jobs of the run's
+    first protocol that ended well for some model, each once. Within one protocol no driving frame repeats
+    (self: each sequence once; cross: each identity's first sequence once), so the set has every frame once."""
+    jobs = [
+        p["job"] for p in parts if p["status"] == "ok" and p["rows"] and (protocol is None or p["protocol"] == protocol)
+    ]
+    return list(dict.fromkeys(jobs))
+
+
 def set_metric_moments(
-    parts: Sequence[dict[str, Any]], keys: Sequence[SetKey], features: Callable[[str, str, str], np.ndarray]
+    parts: Sequence[dict[str, Any]],
+    keys: Sequence[SetKey],
+    features: Callable[[str, str, str], np.ndarray],
+    reference_protocol: str | None = None,
 ) -> dict[SetKey, SetMoments]:
     """The state of each key from the jobs of ``parts``: ``features(model, job, metric)`` reads a job's features,
-    with model "_real" for the real frames."""
+    with model "_real" for the real frames. The real side of every key is the one reference set of the run
+    (:func:`reference_jobs` of ``reference_protocol``; None: every job, for a single protocol)."""
     groups = _set_groups(parts)
+    reference = reference_jobs(parts, reference_protocol)
+    real: dict[str, np.ndarray] = {}
     moments = {}
     for key in keys:
         name, group = key[0], key[1:]
         jobs = groups.get(group, [])
-        moments[key] = SetMoments(
-            len(jobs),
-            moment_matrix(features("_real", job, name) for job in jobs),
-            moment_matrix(features(group[0], job, name) for job in jobs),
-        )
+        if name not in real:
+            real[name] = moment_matrix(features("_real", job, name) for job in reference)
+        moments[key] = SetMoments(len(jobs), real[name], moment_matrix(features(group[0], job, name) for job in jobs))
     return moments
 
 
@@ -212,19 +221,34 @@ def frame_metric_sums(frames: pd.DataFrame, keys: Sequence[FrameKey]) -> np.ndar
     return out
 
 
+def common_frames(frames: pd.DataFrame, metric: str) -> pd.Series:
+    """True for the rows of ``frames`` whose (protocol, job, frame) every model of the protocol scored with
+    ``metric``: the subset a metric that can fail on a frame (no face found) is summarised over, for every model."""
+    if frames.empty:
+        return pd.Series(dtype=bool)
+    scored = frames[metric].notna()
+    models = frames.groupby("protocol")["model"].transform("nunique")
+    keys = [frames["protocol"], frames["job"], frames["frame_index"]]
+    return scored & (scored.groupby(keys).transform("sum") == models)
+
+
 def summary_table(frames: pd.DataFrame, metrics: Sequence[str], seed: int = 0) -> pd.DataFrame:
-    """Per (model, protocol, metric): mean over frames, count of frames and sequences, std of sequence means,
-    and a 95% bootstrap interval over sequences (seeded, 1000 resamples)."""
+    """Per (model, protocol, metric): the mean over the frames every model of the protocol scored
+    (:func:`common_frames`), their count and the model's own scored and unscored counts, the number of sequences,
+    the std of sequence means and a 95% BCa bootstrap interval over identities (:mod:`bench.stats`, seeded)."""
+    common = {name: common_frames(frames, name) for name in metrics}
     rows = []
     for (model, weights, protocol), group in frames.groupby(["model", "weights", "protocol"], sort=True):
         for name in metrics:
-            values = group[name].dropna()
-            if values.empty:
+            own = group[name].dropna()
+            spec = METRICS.get(name)
+            not_applicable = protocol == "cross" and spec.needs_ground_truth  # no ground truth to compare with
+            if own.empty and (not_applicable or spec.needs_landmarks):  # not computed, rather than unscored
                 continue
-            missing = int(group[name].isna().sum())  # frames the metric could not score (e.g. no face found)
-            by_job = group.dropna(subset=[name]).groupby("job")[name]
-            per_sequence = by_job.mean()
-            low, high = bootstrap_interval(by_job.sum().to_numpy(), by_job.count().to_numpy(), seed)
+            used = group[common[name].loc[group.index]]
+            per_sequence = used.groupby("job")[name].mean()
+            by_person = used.groupby(identity_of(used["source_sequence"]))[name]
+            low, high = identity_bootstrap(by_person.sum().to_numpy(), by_person.count().to_numpy(), seed)
             with np.errstate(invalid="ignore"):
                 spread = float(per_sequence.std(ddof=1)) if len(per_sequence) > 1 else float("nan")
             rows.append(
@@ -233,12 +257,14 @@ def summary_table(frames: pd.DataFrame, metrics: Sequence[str], seed: int = 0) -
                     weights,
                     protocol,
                     name,
-                    float(values.mean()),
-                    len(values),
+                    float(used[name].mean()) if len(used) else float("nan"),
+                    len(used),
                     len(per_sequence),
                     ci95=(low, high),
                     sequence_std=spread,
-                    unscored=missing,
+                    unscored=int(group[name].isna().sum()),  # frames the metric could not score (no face found)
+                    scored=len(own),
+                    identities=by_person.ngroups,
                 )
             )
     return pd.DataFrame(rows)

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bench.errors import BenchError
+from bench.errors import BenchError, ConfigError
+
+if TYPE_CHECKING:
+    from bench.config import RunConfig
 
 __all__ = ["build_parser", "main"]
+
+DEFAULT_OUT = Path("bench-runs")
 
 EXAMPLES = """\
 examples:
@@ -33,11 +40,34 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("config", nargs="?", type=Path, help="TOML run config (default: bench/configs/default.toml)")
+    run.add_argument(
+        "--preset",
+        help="a shipped configuration: bilayer-paper, fomm-paper, cross (bench/configs/NAME.toml), instead of CONFIG",
+    )
+    run.add_argument("--sequence-list", help="file of PERSON/VIDEO/SEQUENCE lines: evaluate exactly those")
+    run.add_argument("--ref-stats", help="FID/KID reference statistics (.npz from --save-stats) to score against")
+    run.add_argument("--save-stats", help="write this run's FID/KID reference statistics to this .npz file")
+    run.add_argument(
+        "--allow-missing-metrics",
+        action="store_true",
+        default=None,
+        help="skip (and list) named metrics whose weight files are missing instead of refusing the run",
+    )
     run.add_argument("--data", help="data root (overrides the config; default: the embedded default data set)")
     run.add_argument("--layout", choices=["bilayer", "fomm"], help="on-disk layout of --data")
     run.add_argument("--split", help="split folder, e.g. test")
     run.add_argument("--models", help="comma-separated model names (see `bilayer-bench models`)")
     run.add_argument("--metrics", help="comma-separated metric names")
+    run.add_argument(
+        "--space",
+        choices=["frame", "crop", "masked-crop"],
+        help="where outputs and ground truth are compared, the same for every model (default: crop)",
+    )
+    run.add_argument(
+        "--masks",
+        choices=["auto", "data", "segmenter", "none"],
+        help="foreground masks: auto = segs/ where present, else the segmenter (default); none = no masks at all",
+    )
     run.add_argument("--max-sequences", type=int, help="evaluate only the first N sequences")
     run.add_argument("--weights-dir", help="folder with the real weight files")
     run.add_argument(
@@ -55,8 +85,13 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--threads", type=int, help="torch CPU threads")
     run.add_argument("--device", help="cpu or cuda")
     run.add_argument("--batch-size", type=int, help="frames per animate call")
-    run.add_argument("--out", type=Path, default=Path("bench-runs"), help="parent folder of run directories")
-    run.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run directory")
+    run.add_argument("--out", type=Path, help=f"parent folder of run directories (default: {DEFAULT_OUT})")
+    run.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue an interrupted run directory with its own config.toml (no other run options)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument(
         "--distributed",
@@ -93,49 +128,91 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# `run` options that do not change what a run computes, so that --resume takes them
+_RESUME_OPTIONS = frozenset({"command", "verbose", "resume", "no_progress", "distributed"})
+
+
 def _split(value: str | None) -> tuple[str, ...] | None:
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else None
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from bench.config import default_config, load_config, with_overrides
-    from bench.runner import run_benchmark
-    from bench.table import format_summary
+def _check_resume_alone(args: argparse.Namespace) -> None:
+    """--resume continues a run with its own config.toml: any other run option would be silently dropped."""
+    given = [
+        "CONFIG" if name == "config" else "--" + name.replace("_", "-")
+        for name, value in vars(args).items()
+        if name not in _RESUME_OPTIONS and value is not None
+    ]
+    if given:
+        raise ConfigError(
+            f"--resume {args.resume} continues that run with its own config.toml, so {', '.join(given)} would be "
+            f"ignored; drop {'it' if len(given) == 1 else 'them'}, or start a new run with them"
+        )
+
+
+def _run_config(args: argparse.Namespace) -> RunConfig:
+    """The run's configuration: a resumed run's own, or a file / preset / the default with the flags applied."""
+    from bench.config import default_config, load_config, load_preset, with_overrides
 
     if args.resume is not None:
         from bench.records import RunDirectory
 
-        config = RunDirectory.open(args.resume).config()
-    else:
-        config = load_config(args.config) if args.config else default_config()
-        config = with_overrides(
-            config,
-            models=_split(args.models),
-            metrics=_split(args.metrics),
-            weights_dir=args.weights_dir,
-            random_weights=args.random_weights,
-            accept_hash_mismatch=args.accept_hash_mismatch,
-            threads=args.threads,
-            device=args.device,
-            batch_size=args.batch_size,
-            data__root=args.data,
-            data__layout=args.layout,
-            data__split=args.split,
-            data__max_sequences=args.max_sequences,
-        )
+        _check_resume_alone(args)
+        return RunDirectory.open(args.resume).config()
+    if args.preset and args.config:
+        raise ConfigError(f"give a config file ({args.config}) or --preset {args.preset}, not both")
+    config = default_config()
+    if args.preset or args.config:
+        config = load_preset(args.preset) if args.preset else load_config(args.config)
+    return with_overrides(
+        config,
+        models=_split(args.models),
+        metrics=_split(args.metrics),
+        weights_dir=args.weights_dir,
+        random_weights=args.random_weights,
+        accept_hash_mismatch=args.accept_hash_mismatch,
+        threads=args.threads,
+        device=args.device,
+        batch_size=args.batch_size,
+        data__root=args.data,
+        data__layout=args.layout,
+        data__split=args.split,
+        data__max_sequences=args.max_sequences,
+        data__sequence_list=args.sequence_list,
+        allow_missing_metrics=args.allow_missing_metrics,
+        ref_stats=args.ref_stats,
+        save_stats=args.save_stats,
+        data__masks=args.masks,
+        space__name=args.space,
+    )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bench.runner import run_benchmark
+    from bench.table import format_differences, format_summary
+
+    config = _run_config(args)
     if args.distributed:
         from bench.distributed import run_distributed
 
-        result, main = run_distributed(config, out_root=args.out, resume=args.resume, progress=not args.no_progress)
+        result, main = run_distributed(
+            config, out_root=args.out or DEFAULT_OUT, resume=args.resume, progress=not args.no_progress
+        )
         if not main:  # rank 0 reports
             return 0 if result.failures.empty else 1
     else:
-        result = run_benchmark(config, out_root=args.out, resume=args.resume, progress=not args.no_progress)
-    print(format_summary(result.summary, result.counts))
+        result = run_benchmark(
+            config, out_root=args.out or DEFAULT_OUT, resume=args.resume, progress=not args.no_progress
+        )
+    print(format_summary(result.summary, result.counts, result.caption))
+    if result.differences is not None and not result.differences.empty:
+        print(format_differences(result.differences))
     if result.costs is not None and not result.costs.empty:
         from bench.costs import format_costs
 
         print(format_costs(result.costs))
+    for warning in result.warnings:
+        print(f"warning: {warning}")
     for skipped in result.skipped_metrics:
         print(f"skipped metric {skipped['name']}: {skipped['reason']}")
     if config.random_weights:
@@ -225,7 +302,22 @@ COMMANDS = {
 }
 
 
+def _error_line(message: str) -> None:
+    """The one place a user-facing error is printed: one line on stderr (``main`` then returns 2)."""
+    text = " ".join(line.strip() for line in message.splitlines() if line.strip())
+    print(f"bilayer-bench: error: {text}", file=sys.stderr)
+
+
+def _disk_full(error: OSError) -> str:
+    written = Path(error.filename) if error.filename else None
+    run = next((p for p in (written.parents if written else ()) if (p / "config.toml").is_file()), None)
+    again = f"bilayer-bench run --resume {run}" if run is not None else "the same command (or --resume RUN_DIR)"
+    where = f" writing {written}" if written else ""
+    return f"disk full{where} ({error.strerror}); what finished is kept: free space, then continue with {again}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; a :class:`~bench.errors.BenchError` (and a full disk) is one line on stderr and exit 2."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
@@ -233,7 +325,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return importlib.import_module(EXTENSIONS[args.command]).run(args)
         return COMMANDS[args.command](args)
     except BenchError as error:
-        print(f"bilayer-bench: error: {error}", file=sys.stderr)
+        _error_line(str(error))
+        return 2
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        _error_line(_disk_full(error))
         return 2
     except KeyboardInterrupt:
         print(

@@ -1,12 +1,16 @@
 """Run configuration: frozen dataclasses read from TOML files.
 
 The embedded default is ``bench/configs/default.toml``; ``bilayer-bench run`` without an argument uses it.
-Unknown keys and wrong types are errors that name the file, the key and what is allowed.
+Unknown keys and wrong types are errors that name the file, the key and what is allowed. Every value is checked
+where it is made (each dataclass's ``__post_init__``, so TOML files, ``with_overrides`` and the command line's
+flags are checked alike) before a run writes anything; :func:`check_device` checks that this machine has the
+configured device.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 import types
 import typing
@@ -28,14 +32,19 @@ __all__ = [
     "DataConfig",
     "ProtocolConfig",
     "RunConfig",
+    "SpaceConfig",
+    "check_device",
     "config_to_dict",
     "config_to_toml",
     "default_config",
     "load_config",
+    "load_preset",
 ]
 
 Layout = Literal["bilayer", "fomm"]
 ProtocolName = Literal["self", "cross"]
+SpaceName = Literal["frame", "crop", "masked-crop"]
+MaskSource = Literal["auto", "data", "segmenter", "none"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,21 @@ class DataConfig:
     root: str = ""
     layout: Layout = "bilayer"
     split: str = "test"
-    max_sequences: int = 0  # 0: all sequences
+    max_sequences: int = 0  # 0: all sequences; N: N picked round-robin over identities (bench.data.select)
+    sequence_list: str = ""  # a file of PERSON/VIDEO/SEQUENCE lines: exactly those sequences (sha256 recorded)
+    # Foreground masks (the bi-layer source, the masked-crop space): "auto" = the data set's segs/ where a frame
+    # has one, else the segmenter's (computed once, cached); "data" = segs/ only (a frame without one fails its
+    # job); "segmenter" = always the segmenter; "none" = no masks at all (the bi-layer source unmasked: every
+    # table says "no source mask"; masked-crop refuses).
+    masks: MaskSource = "auto"
+
+    def __post_init__(self) -> None:
+        if self.max_sequences < 0:
+            raise ConfigError(
+                f"max_sequences (--max-sequences) must be >= 0 (0: all sequences), got {self.max_sequences}"
+            )
+        if not self.split:
+            raise ConfigError("split (--split) must name the split folder, such as 'test'; got ''")
 
     @property
     def is_embedded_default(self) -> bool:
@@ -68,6 +91,45 @@ class ProtocolConfig:
     driver_stride: int = 1
     max_drivers: int = 0
 
+    def __post_init__(self) -> None:
+        if not self.kinds or len(set(self.kinds)) != len(self.kinds):
+            raise ConfigError(f"kinds must list 'self' and/or 'cross' once each, got {list(self.kinds)}")
+        if self.source_frame < 0:
+            raise ConfigError(
+                f"source_frame must be >= 0 (0: the first frame), got {self.source_frame}; a negative "
+                "index would make the source one of its own drivers"
+            )
+        if self.driver_stride < 1:
+            raise ConfigError(f"driver_stride must be >= 1 (1: every frame), got {self.driver_stride}")
+        if self.max_drivers < 0:
+            raise ConfigError(f"max_drivers must be >= 0 (0: all frames), got {self.max_drivers}")
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    """Where generated and real frames are compared (:mod:`bench.space`), the same place for every model.
+
+    ``frame``: the whole frame, resized to ``size`` x ``size`` when it differs (FOMM's reconstruction protocol);
+    ``crop``: the driving frame's bi-layer landmark crop, resized to ``size``; ``masked-crop``: ``crop`` with the
+    background (outside the ground truth's foreground mask) set to ``background`` on both sides, as the bi-layer
+    authors' test losses do (their -1 in [-1, 1] is 0 here). In the crop spaces the part of the box outside the
+    frame is ``background`` on both sides too.
+    """
+
+    name: SpaceName = "crop"
+    size: int = 256
+    background: float = 0.0  # RGB value in [0, 1]
+
+    def __post_init__(self) -> None:
+        if not 16 <= self.size <= 4096:
+            raise ConfigError(f"space.size must be between 16 and 4096 pixels, got {self.size}")
+        if not 0.0 <= float(self.background) <= 1.0:
+            raise ConfigError(f"space.background must be an RGB value in [0, 1], got {self.background}")
+
+    @property
+    def is_crop(self) -> bool:
+        return self.name != "frame"
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -78,6 +140,7 @@ class RunConfig:
     metrics: tuple[str, ...] = ("all",)  # "all": every metric whose weights are present or shipped
     data: DataConfig = field(default_factory=DataConfig)
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    space: SpaceConfig = field(default_factory=SpaceConfig)
     device: str = "cpu"
     threads: int = 0  # 0: leave torch's default
     batch_size: int = 4
@@ -86,12 +149,53 @@ class RunConfig:
     weights_dir: str = ""
     accept_hash_mismatch: bool = False  # use weight files whose sha256 differs from the release (labelled unverified)
     samples_per_job: int = 2  # generated frames saved as PNG for the first job of each protocol
+    reference_model: str = ""  # paired differences of every model against this one (bench.stats); "": none
+    allow_missing_metrics: bool = False  # named metrics whose weights are missing: skipped (listed) instead of an error
+    published: tuple[str, ...] = ()  # papers whose published rows the report sets beside ours (published.csv); (): all
+    ref_stats: str = ""  # FID/KID reference statistics (.npz, bench.refstats) instead of the run's own real frames
+    save_stats: str = ""  # write the run's reference statistics there (.npz) for later runs' ref_stats
 
     def __post_init__(self) -> None:
         if not self.models:
             raise ConfigError('config lists no models; add e.g. models = ["copy-source", "oracle"]')
+        if self.reference_model and self.reference_model not in self.models:
+            raise ConfigError(
+                f"reference_model {self.reference_model!r} is not one of the run's models ({', '.join(self.models)}); "
+                "name one of them or leave it empty"
+            )
+        if not self.metrics:
+            raise ConfigError('config lists no metrics; add e.g. metrics = ["all"]')
         if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+            raise ConfigError(f"batch_size (--batch-size) must be >= 1, got {self.batch_size}")
+        if self.threads < 0:
+            raise ConfigError(f"threads (--threads) must be >= 0 (0: torch's default), got {self.threads}")
+        if not _DEVICE.fullmatch(self.device):
+            raise ConfigError(f"device (--device) {self.device!r} is not one of cpu, cuda, cuda:N, mps")
+        if not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed must be an integer in [0, 2**63), got {self.seed}")
+        if self.samples_per_job < 0:
+            raise ConfigError(f"samples_per_job must be >= 0, got {self.samples_per_job}")
+
+
+_DEVICE = re.compile(r"cpu|cuda(:[0-9]+)?|mps")
+
+
+def check_device(device: str) -> None:
+    """Refuse, in one line, a device this machine does not have (``cuda`` without CUDA, ``cuda:3`` of two)."""
+    import torch
+
+    if not _DEVICE.fullmatch(device):
+        raise ConfigError(f"--device {device!r} is not one of cpu, cuda, cuda:N, mps")
+    if device.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.partition(":")[2] or 0)
+        if count == 0:
+            built = f"torch {torch.__version__} is built without CUDA" if torch.version.cuda is None else "no GPU found"
+            raise ConfigError(f"--device {device}: CUDA is not available on this machine ({built}); use --device cpu")
+        if index >= count:
+            raise ConfigError(f"--device {device}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("--device mps: Apple's MPS backend is not available on this machine; use --device cpu")
 
 
 def _check_type(value: Any, annotation: Any, where: str) -> Any:
@@ -114,6 +218,10 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:
         raise ConfigError(f"{where}: expected an integer, got {value!r}")
     if annotation is str and not isinstance(value, str):
         raise ConfigError(f"{where}: expected a string, got {value!r}")
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
     return value
 
 
@@ -132,7 +240,10 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
             kwargs[key] = _build(annotation, value, f"{where}.{key}")
         else:
             kwargs[key] = _check_type(value, annotation, f"{where}.{key}")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as error:  # a value out of range: name the file it came from
+        raise ConfigError(f"{where}: {error}") from None
 
 
 def config_from_dict(data: dict[str, Any], source: str = "config") -> RunConfig:
@@ -154,8 +265,18 @@ def load_config(path: Path | str) -> RunConfig:
 
 def default_config() -> RunConfig:
     """The embedded default run (``bench/configs/default.toml``)."""
-    text = resources.files("bench").joinpath("configs/default.toml").read_text(encoding="utf-8")
-    return config_from_dict(tomllib.loads(text), "bench/configs/default.toml")
+    return load_preset("default")
+
+
+PRESETS = ("default", "bilayer-paper", "fomm-paper", "cross")  # bench/configs/NAME.toml
+
+
+def load_preset(name: str) -> RunConfig:
+    """A named configuration shipped in ``bench/configs/`` (``bilayer-bench run --preset NAME``)."""
+    if name not in PRESETS:
+        raise ConfigError(f"--preset {name!r} is not one of {', '.join(PRESETS)}")
+    text = resources.files("bench").joinpath(f"configs/{name}.toml").read_text(encoding="utf-8")
+    return config_from_dict(tomllib.loads(text), f"bench/configs/{name}.toml")
 
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:

@@ -28,6 +28,10 @@ class WeightsError(BenchError):
     """A weight file is missing, unreadable or fails verification."""
 
 
+class RecordError(BenchError):
+    """A run directory cannot be created, written or resumed (``--out``, ``--resume``, a part file)."""
+
+
 class ModelOutputError(BenchError):
     """A model returned something other than finite images of the expected shape."""
 

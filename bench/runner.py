@@ -16,20 +16,19 @@ import logging
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
-from PIL import Image
 from tqdm import tqdm
 
 from bench.aggregate import (
     failures_table,
     frames_table,
+    reference_jobs,
     sequences_table,
     set_metric_rows,
     summary_table,
@@ -38,14 +37,23 @@ from bench.aggregate import (
 from bench.config import RunConfig, config_to_dict, config_to_toml
 from bench.costs import cost_table, metric_timings_table
 from bench.data import Dataset, FrameData, open_dataset
+from bench.data.select import sequence_list_sha256
 from bench.distributed.comm import Communicator, SingleProcess, digest
 from bench.distributed.states import MetricStates, check_gathered, local_states, reduce_states
 from bench.environment import collect_environment, utc_now
-from bench.errors import BenchError, ConfigError, DataError, ModelOutputError
+from bench.errors import BenchError, ConfigError, DataError
+from bench.jobs import JobFrames, JobRunner, save_inputs
+from bench.masks.provider import MASK_ORIGINS, MaskProvider, describe_masks
+from bench.metrics import METRICS
 from bench.metrics.evaluators import BuiltMetric, build_metrics
-from bench.models import MODELS, Frames, LoadedModel, create_model, frames_from_data
+from bench.metrics.kid import LIMIT as KID_LIMIT
+from bench.metrics.kid import kid_rows, sample_rows
+from bench.models import MODELS, LoadedModel, create_model, frames_from_data
 from bench.protocols import Job, SkippedSequence, build_jobs
 from bench.records import RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, RunDirectory, atomic_write
+from bench.refstats import ReferenceStats, read_reference_stats, write_reference_stats
+from bench.space import describe_space
+from bench.stats import paired_differences
 from bench.weights import WeightsLocations, file_sha256
 
 __all__ = ["RunSummary", "run_benchmark"]
@@ -62,147 +70,23 @@ class RunSummary:
     counts: pd.DataFrame  # frames generated per (model, weights, protocol)
     skipped_metrics: tuple[dict[str, str], ...] = ()
     costs: pd.DataFrame | None = None  # model vs metric time per generated frame (bench.costs)
-
-
-def _check_output(output: torch.Tensor, driver: Frames, model: str) -> torch.Tensor:
-    expected = tuple(driver.image.shape)
-    if not isinstance(output, torch.Tensor) or tuple(output.shape) != expected:
-        found = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
-        raise ModelOutputError(f"model {model} returned {found}, expected images of shape {expected}")
-    if not torch.isfinite(output).all():
-        raise ModelOutputError(f"model {model} returned NaN or infinite pixels; check its weights and inputs")
-    return output.float().clamp(0.0, 1.0)
-
-
-def _save_png(path: Path, image: torch.Tensor) -> None:
-    array = (image.permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
-    Image.fromarray(array).save(path, format="PNG")
-
-
-def _metric_timing(metric: str, side: str, frames: int, start: float) -> dict[str, Any]:
-    """Wall clock of one metric call since ``start``: ``side`` is ``pair`` (generated against its reference),
-    ``generated`` or ``real`` (one side of a set metric's features; the real side once per job)."""
-    return {"metric": metric, "side": side, "frames": frames, "ms": (time.perf_counter() - start) * 1e3}
-
-
-def _source_reference(source: Frames, driver: Frames) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The source frame as the reference of every driving frame (identity metrics in cross-reenactment)."""
-    image, landmarks = source.image, source.landmarks
-    height, width = driver.image.shape[-2:]
-    if image.shape[-2:] != (height, width):
-        scale = torch.tensor([width / image.shape[-1], height / image.shape[-2]], device=image.device)
-        image = F.interpolate(image, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
-        landmarks = None if landmarks is None else landmarks * scale
-    count = len(driver)
-    return image.expand(count, -1, -1, -1), None if landmarks is None else landmarks.expand(count, -1, -1)
-
-
-class _JobRunner:
-    def __init__(
-        self, config: RunConfig, record: RunDirectory, sample_jobs: set[str], metrics: list[BuiltMetric]
-    ) -> None:
-        self.config = config
-        self.record = record
-        self.sample_jobs = sample_jobs
-        self.metrics = metrics
+    space: dict[str, Any] | None = None  # bench.space.describe_space
+    masks: dict[str, Any] | None = None  # bench.masks.provider.describe_masks
+    differences: pd.DataFrame | None = None  # bench.stats.paired_differences against config.reference_model
+    warnings: tuple[str, ...] = ()  # what a reader must know about a value (e.g. FID over few frames)
 
     @property
-    def frame_metric_names(self) -> list[str]:
-        return [m.spec.name for m in self.metrics if m.spec.kind == "frame"]
-
-    def _set_features(self, model: str, job: Job, predicted: torch.Tensor, driver: Frames) -> list[dict[str, Any]]:
-        """Set metrics (FID): features of the generated frames, and once per job of the real ones, saved
-        beside the parts so that resumed and sharded runs can combine them. Returns the timings of both sides."""
-        timings = []
-        for metric in (m for m in self.metrics if m.spec.kind == "set"):
-            name = metric.spec.name
-            start = time.perf_counter()
-            self.record.write_array(model, job.id, name, metric.score(predicted))  # type: ignore[arg-type]
-            timings.append(_metric_timing(name, "generated", len(predicted), start))
-            if not self.record.array_path("_real", job.id, name).is_file():
-                start = time.perf_counter()
-                self.record.write_array("_real", job.id, name, metric.score(driver.image))  # type: ignore[arg-type]
-                timings.append(_metric_timing(name, "real", len(driver), start))
-        return timings
-
-    def _scores(
-        self, job: Job, predicted: torch.Tensor, source: Frames, driver: Frames
-    ) -> tuple[dict[str, list[float]], list[dict[str, Any]]]:
-        values, timings = {}, []
-        for metric in self.metrics:
-            if metric.spec.kind == "set":
-                continue
-            if job.has_ground_truth:
-                reference, landmarks = driver.image, driver.landmarks
-            elif metric.spec.cross_reference == "source":
-                reference, landmarks = _source_reference(source, driver)
-            else:
-                continue
-            if metric.spec.needs_landmarks and (driver.landmarks is None or landmarks is None):
-                continue  # e.g. a FOMM-layout data set: no landmarks to align faces with
-            start = time.perf_counter()
-            values[metric.spec.name] = metric.score(predicted, reference, driver.landmarks, landmarks).tolist()
-            timings.append(_metric_timing(metric.spec.name, "pair", len(predicted), start))
-        return values, timings
-
-    def run(self, loaded: LoadedModel, job: Job, source: Frames, driver: Frames, names: Sequence[str]) -> dict:
-        model, timings = loaded.model, []
-        with torch.inference_mode():
-            start = time.perf_counter()
-            state = model.prepare(source)
-            timings.append({"stage": "prepare", "frames": 1, "ms": (time.perf_counter() - start) * 1e3})
-            if hasattr(model, "begin_sequence"):
-                start = time.perf_counter()
-                state = model.begin_sequence(state, driver)
-                timings.append(
-                    {"stage": "begin_sequence", "frames": len(driver), "ms": (time.perf_counter() - start) * 1e3}
-                )
-            outputs = []
-            for first in range(0, len(driver), self.config.batch_size):
-                batch = driver[first : first + self.config.batch_size]
-                start = time.perf_counter()
-                out = model.animate(state, batch)
-                elapsed = (time.perf_counter() - start) * 1e3
-                outputs.append(_check_output(out, batch, loaded.spec.name))
-                timings.append({"stage": "animate", "frames": len(batch), "ms": elapsed})
-            predicted = torch.cat(outputs)
-            values, metric_timings = self._scores(job, predicted, source, driver)
-            metric_timings += self._set_features(loaded.spec.name, job, predicted, driver)
-        if job.id in self.sample_jobs:
-            for i in range(min(self.config.samples_per_job, len(predicted))):
-                _save_png(
-                    self.record.sample_path(loaded.spec.name, job.protocol, f"{i:02d}_{names[i]}.png"),
-                    predicted[i],
-                )
-        frame_metrics = self.frame_metric_names
-        rows = [
-            {
-                "model": loaded.spec.name,
-                "weights": loaded.weights_label,
-                "protocol": job.protocol,
-                "job": job.id,
-                "source_sequence": job.source.id,
-                "source_frame": job.source.frames[job.source_index].name,
-                "driver_sequence": job.driver.id,
-                "driver_frame": names[i],
-                "frame_index": i,
-                **{name: values[name][i] if name in values else None for name in frame_metrics},
-            }
-            for i in range(len(driver))
-        ]
-        return {"rows": rows, "timings": timings, "metric_timings": metric_timings}
+    def caption(self) -> str:
+        """What every table of the run says about where it was measured."""
+        space = self.space["description"] if self.space else "unknown space"
+        masks = f"; {self.masks['description']}" if self.masks else ""
+        return f"evaluation space: {self.space['name'] if self.space else '?'} ({space}){masks}"
 
 
 def _load_job(dataset: Dataset, job: Job) -> tuple[list[FrameData], list[FrameData]]:
     source = dataset.load(job.source, [job.source_index])
     drivers = dataset.load(job.driver, job.driver_indices)
     return source, drivers
-
-
-def _save_inputs(record: RunDirectory, job: Job, source: Frames, driver: Frames, count: int, names: Sequence[str]):
-    _save_png(record.sample_path("_inputs", job.protocol, "source.png"), source.image[0])
-    for i in range(min(count, len(driver))):
-        _save_png(record.sample_path("_inputs", job.protocol, f"{i:02d}_{names[i]}.png"), driver.image[i])
 
 
 def _job_seed(seed: int, model: str, job_id: str) -> int:
@@ -214,8 +98,9 @@ def _process_job(
     dataset: Dataset,
     models: Sequence[LoadedModel],
     record: RunDirectory,
-    runner: _JobRunner,
+    runner: JobRunner,
     device: str,
+    masks: MaskProvider,
 ) -> int:
     """Run the models that have not finished ``job``; the number of frames they generated."""
     pending = [m for m in models if not record.job_done(m.spec.name, job.id)]
@@ -223,7 +108,9 @@ def _process_job(
         return 0
     base = {"protocol": job.protocol, "job": job.id}
     try:
-        source_data, driver_data = _load_job(dataset, job)
+        source_data, driver_data = (masks.fill(frames) for frames in _load_job(dataset, job))
+        source, driver = frames_from_data(source_data, device), frames_from_data(driver_data, device)
+        frames = JobFrames.build(runner.config, source, driver, [f.ref.name for f in driver_data])
     except DataError as error:
         logger.warning("job %s failed: %s", job.id, error)
         for m in pending:
@@ -239,15 +126,14 @@ def _process_job(
                 },
             )
         return 0
-    source, driver = frames_from_data(source_data, device), frames_from_data(driver_data, device)
-    names = [f.ref.name for f in driver_data]
+    mask_counts = masks.origins([*source_data, *driver_data])
     if job.id in runner.sample_jobs:
-        _save_inputs(record, job, source, driver, runner.config.samples_per_job, names)
+        save_inputs(record, job, frames, runner.config.samples_per_job)
     generated = 0
     for m in pending:
         torch.manual_seed(_job_seed(runner.config.seed, m.spec.name, job.id))
         try:
-            payload = runner.run(m, job, source, driver, names)
+            payload = runner.run(m, job, frames)
         except (BenchError, RuntimeError, ValueError) as error:
             logger.warning("model %s failed on %s: %s", m.spec.name, job.id, error)
             record.write_part(
@@ -262,17 +148,29 @@ def _process_job(
                 },
             )
             continue
+        payload["masks"] = mask_counts
+        payload["frame_size"] = [int(v) for v in driver.image.shape[-2:]]
         record.write_part(m.spec.name, job.id, {"model": m.spec.name, **base, "status": "ok", **payload})
         generated += len(driver)
     return generated
 
 
-def _data_info(dataset: Dataset, skipped: Sequence[SkippedSequence], jobs: Sequence[Job]) -> dict[str, Any]:
+def _sequence_list_record(config: RunConfig) -> dict[str, str] | None:
+    if not config.data.sequence_list:
+        return None
+    path = Path(config.data.sequence_list).expanduser()
+    return {"path": str(path), "sha256": sequence_list_sha256(path)}
+
+
+def _data_info(
+    config: RunConfig, dataset: Dataset, skipped: Sequence[SkippedSequence], jobs: Sequence[Job]
+) -> dict[str, Any]:
     manifest = dataset.root / "MANIFEST.json"  # written by the embedded default's generator
     return {
         "root": str(dataset.root),
         "embedded_default": dataset.embedded_default,
         "manifest_sha256": file_sha256(manifest) if manifest.is_file() else None,
+        "sequence_list": _sequence_list_record(config),
         "layout": dataset.layout,
         "split": dataset.split,
         "num_sequences": len(dataset.sequences),
@@ -290,18 +188,33 @@ def _finalize(
     models: Sequence[LoadedModel],
     parts: list[dict[str, Any]],
     states: MetricStates,
+    reference: ReferenceStats | None = None,
 ) -> RunSummary:
     parts = record.sort_parts(parts)
+    _save_stats(config, record, parts, states)
+    if reference is not None:  # every model against the file's reference set instead of the run's real frames
+        fid = {key: replace(state, real=reference.moments()) for key, state in states.set_moments.items()}
+        states = replace(states, set_moments=fid)
     metric_record = record.read_json("metrics.json")
     metrics = [name for name, info in metric_record["metrics"].items() if info.get("kind", "frame") == "frame"]
     frames = frames_table(parts, metrics)
     check_gathered(frames, states)
     failures = failures_table(parts)
+    derived = _derived_metrics(metric_record["metrics"])
+    kid = kid_rows(
+        parts,
+        [key for key in states.set_moments if key[0] in {d["derived_from"] for d in derived.values()}],
+        record.read_array,
+        reference_jobs(parts, config.protocol.kinds[0]),
+        config.seed,
+        None if reference is None or not len(reference.kid_features) else reference.kid_features,
+    )
     summary = pd.concat(
-        [summary_table(frames, metrics, config.seed), set_metric_rows(states.set_moments)], ignore_index=True
+        [summary_table(frames, metrics, config.seed), set_metric_rows(states.set_moments), pd.DataFrame(kid)],
+        ignore_index=True,
     )
     if not summary.empty:
-        labels = {name: info["weights_label"] for name, info in metric_record["metrics"].items()}
+        labels = {name: info["weights_label"] for name, info in {**metric_record["metrics"], **derived}.items()}
         summary.insert(summary.columns.get_loc("variant") + 1, "metric_weights", summary["metric"].map(labels))
     atomic_write(record.path / "frames.csv", frames.to_csv(index=False))
     atomic_write(record.path / "sequences.csv", sequences_table(frames, metrics).to_csv(index=False))
@@ -311,6 +224,13 @@ def _finalize(
     atomic_write(record.path / "metric_timings.csv", metric_timings.to_csv(index=False))
     atomic_write(record.path / "cost.csv", costs.to_csv(index=False))
     atomic_write(record.path / "failures.csv", failures.to_csv(index=False))
+    differences = (
+        paired_differences(frames, metrics, config.reference_model, config.seed)
+        if config.reference_model
+        else pd.DataFrame()
+    )
+    if config.reference_model:
+        atomic_write(record.path / "differences.csv", differences.to_csv(index=False))
     expected = len(jobs) * len(models)
     done = sum(p["status"] == "ok" for p in parts)
     status = "complete" if done == expected else "partial"
@@ -326,9 +246,14 @@ def _finalize(
             "environment": record.read_json("environment.json"),
             "data": record.read_json("data.json"),
             "weights": record.read_json("weights.json"),
-            "metrics": metric_record["metrics"],
+            "space": describe_space(config.space),
+            "masks": _masks_record(config, parts),
+            "frame_sizes": sorted({tuple(p["frame_size"]) for p in parts if p["status"] == "ok" and "frame_size" in p}),
+            "metrics": {**metric_record["metrics"], **derived},
             "skipped_metrics": metric_record["skipped"],
+            "warnings": _set_warnings(summary),
             "summary": summary.to_dict(orient="records"),
+            "differences": differences.to_dict(orient="records"),
             "failures": failures.to_dict(orient="records"),
             "cost": costs.astype(object).where(costs.notna(), None).to_dict(orient="records"),
         },
@@ -336,16 +261,112 @@ def _finalize(
     counts = frames.groupby(["model", "weights", "protocol"]).size().rename("frames").reset_index()
     order = {name: i for i, name in enumerate((*config.models, *config.protocol.kinds))}
     counts = counts.sort_values(["model", "protocol"], key=lambda column: column.map(order)).reset_index(drop=True)
-    return RunSummary(record.path, status, summary, failures, counts, tuple(metric_record["skipped"]), costs)
+    results = record.read_json("results.json")
+    return RunSummary(
+        record.path,
+        status,
+        summary,
+        failures,
+        counts,
+        tuple(metric_record["skipped"]),
+        costs,
+        space=results["space"],
+        masks=results["masks"],
+        differences=differences,
+        warnings=tuple(results["warnings"]),
+    )
 
 
-def _check_landmarks(models: Sequence[str], dataset: Dataset) -> None:
-    for name in models:
-        if MODELS.get(name).needs_landmarks and dataset.layout != "bilayer":
+def _reference_stats(config: RunConfig) -> ReferenceStats | None:
+    """The --ref-stats file, checked against the run's FID variant and space before anything is written."""
+    if not config.ref_stats:
+        return None
+    fid = [name for name in config.metrics if name.startswith("fid.")] or ["fid.inception-2015-12-05.2048"]
+    return read_reference_stats(Path(config.ref_stats).expanduser(), fid[0], describe_space(config.space))
+
+
+def _save_stats(config: RunConfig, record: RunDirectory, parts: list[dict[str, Any]], states: MetricStates) -> None:
+    """--save-stats: the run's own reference set (moments and a KID sample) with its provenance."""
+    if not config.save_stats:
+        return
+    keys = [key for key in states.set_moments if key[0].startswith("fid.")]
+    if not keys:
+        raise ConfigError("--save-stats needs FID among the run's metrics (its features are the statistics)")
+    name = keys[0][0]
+    jobs = reference_jobs(parts, config.protocol.kinds[0])
+    sample, count = sample_rows((record.read_array("_real", job, name) for job in jobs), KID_LIMIT,
+                                np.random.default_rng(config.seed))  # fmt: skip
+    data = record.read_json("data.json")
+    provenance = {
+        "variant": name,
+        "space": describe_space(config.space),
+        "frames": count,
+        "data": {"root": data.get("root"), "split": data.get("split"), "manifest_sha256": data.get("manifest_sha256")},
+        "reference": f"driving frames of the {config.protocol.kinds[0]} protocol's jobs ({len(jobs)} jobs)",
+        "weights": record.read_json("metrics.json")["metrics"][name].get("files"),
+        "run": record.path.name,
+        "created": utc_now(),
+    }
+    stats = ReferenceStats.from_moments(states.set_moments[keys[0]].real, sample, provenance)
+    write_reference_stats(Path(config.save_stats).expanduser(), stats)
+
+
+def _derived_metrics(built: dict[str, Any]) -> dict[str, Any]:
+    """Records of the metrics computed from a built metric's features (KID from FID's), with its weights."""
+    out = {}
+    for name in METRICS.names():
+        spec = METRICS.get(name)
+        if spec.derived_from in built:
+            source = built[spec.derived_from]
+            out[name] = {**source, "variant": spec.variant, "description": spec.description, "derived_from":
+                         spec.derived_from}  # fmt: skip
+    return out
+
+
+def _set_warnings(summary: pd.DataFrame) -> list[str]:
+    """Set metrics over fewer frames than FID's 2048 feature dimensions: the covariance is rank-deficient."""
+    if summary.empty:
+        return []
+    small = summary[summary["metric"].str.startswith("fid.") & (summary["n_frames"] < 2048)]
+    return [
+        f"{row.metric} of {row.model} ({row.protocol}) is over {row.n_frames} generated frames, fewer than its 2048 "
+        "feature dimensions: FID is biased and noisy at this size; read KID beside it"
+        for row in small.itertuples()
+    ]
+
+
+def _masks_record(config: RunConfig, parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Where the masks of the run's frames came from, counted once per job."""
+    counts = dict.fromkeys(MASK_ORIGINS, 0)
+    for part in {p["job"]: p for p in parts if p["status"] == "ok" and "masks" in p}.values():
+        for origin, count in part["masks"].items():
+            counts[origin] = counts.get(origin, 0) + int(count)
+    return describe_masks(config.data.masks, counts)
+
+
+def _check_landmarks(config: RunConfig, dataset: Dataset) -> None:
+    """Refuse, before anything runs, what the data set or the evaluation space cannot give: landmarks for models
+    and crop spaces, masks for the masked-crop space, full frames for the frame space."""
+    space = config.space
+    for name in config.models:
+        spec = MODELS.get(name)
+        if spec.needs_landmarks and dataset.layout != "bilayer":
             raise ConfigError(
                 f"model {name} needs the 68 landmarks of every frame, which the {dataset.layout} layout at "
                 f"{dataset.root} does not provide; use the bi-layer layout (keypoints/) or another model"
             )
+        if spec.output_geometry == "crop" and not space.is_crop:
+            raise ConfigError(
+                f"model {name} renders only the crop around the driver's landmarks, so it cannot be scored in the "
+                "frame space; use --space crop or --space masked-crop"
+            )
+    if space.is_crop and dataset.layout != "bilayer":
+        raise ConfigError(
+            f"the {space.name} space cuts the driver's landmark crop, and the {dataset.layout} layout at "
+            f"{dataset.root} has no landmarks; use --space frame or the bi-layer layout (keypoints/)"
+        )
+    if space.name == "masked-crop" and config.data.masks == "none":
+        raise ConfigError("the masked-crop space needs foreground masks but data.masks = 'none'; use masks = 'auto'")
 
 
 def _open_record(config: RunConfig, out_root: Path, resume: Path | None) -> str:
@@ -393,36 +414,54 @@ def run_benchmark(
     With ``comm`` (a process group, :func:`bench.distributed.run_distributed`) this process runs its shard of the
     jobs and rank 0 writes the record; every rank returns the summary.
     """
+    from bench.config import check_device
+    from bench.plan import plan_jobs
+    from bench.records import RunFingerprint
+    from bench.weights.load import checkpoint_errors
+
     comm = comm or SingleProcess()
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     device = comm.device(config.device)
+    check_device(device)
     where = locations or WeightsLocations.from_environment(
         config.weights_dir or None, accept_mismatch=config.accept_hash_mismatch
     )
     dataset = comm.main_first(lambda: open_dataset(config.data, progress=progress and comm.is_main))
-    _check_landmarks(config.models, dataset)
+    _check_landmarks(config, dataset)
     jobs, skipped = build_jobs(dataset.sequences, config.protocol)
+    jobs = plan_jobs(dataset, config.protocol, jobs, skipped)
     comm.check_agree("config and job list", digest(config_to_toml(config) + "\n".join(j.id for j in jobs)))
-    models = [
-        create_model(name, where, random_weights=config.random_weights, device=device, seed=config.seed)
-        for name in config.models
-    ]
-    record = RunDirectory(Path(comm.on_main(lambda: _open_record(config, out_root, resume))))
-    metrics, skipped_metrics = build_metrics(config.metrics, where, device)
+    fingerprint = RunFingerprint.of(config, dataset, jobs)
+    if resume is not None:
+        comm.on_main(lambda: RunDirectory.open(resume).check_resume(fingerprint))
+    with checkpoint_errors():
+        models = [
+            create_model(name, where, random_weights=config.random_weights, device=device, seed=config.seed)
+            for name in config.models
+        ]
+    metrics, skipped_metrics = build_metrics(config.metrics, where, device, allow_missing=config.allow_missing_metrics)
+    reference = _reference_stats(config)
+    record = RunDirectory(Path(comm.on_main(lambda: _open_record(config, out_root, resume))), fingerprint)
     comm.on_main(
         lambda: _write_metadata(
-            record, _environment(device, comm), _data_info(dataset, skipped, jobs), models, metrics, skipped_metrics
+            record,
+            _environment(device, comm),
+            _data_info(config, dataset, skipped, jobs),
+            models,
+            metrics,
+            skipped_metrics,
         )
     )
     first_of_protocol = {j.protocol: j.id for j in reversed(jobs)}
-    runner = _JobRunner(config, record, set(first_of_protocol.values()), metrics)
+    masks = MaskProvider(config.data.masks)
+    runner = JobRunner(config, record, set(first_of_protocol.values()), metrics)
     mine = comm.shard(jobs)
     failure, generated, start = None, 0, time.perf_counter()
     try:
         for job in tqdm(mine, desc="jobs", unit="job", disable=None if progress and comm.is_main else True):
-            generated += _process_job(job, dataset, models, record, runner, device)
+            generated += _process_job(job, dataset, models, record, runner, device, masks)
             if on_job_done is not None:
                 on_job_done(job)
     except Exception as error:  # every rank learns of it at the next collective, then all stop
@@ -441,4 +480,4 @@ def run_benchmark(
             total / elapsed,
             comm.world_size,
         )
-    return comm.on_main(lambda: _finalize(record, config, jobs, models, parts, states))
+    return comm.on_main(lambda: _finalize(record, config, jobs, models, parts, states, reference))

@@ -9,7 +9,7 @@ import pandas as pd
 from bench.metrics import METRICS
 from bench.models.zoo import WEIGHT_MARKS
 
-__all__ = ["format_summary"]
+__all__ = ["format_differences", "format_summary"]
 
 
 def _number(value: float) -> str:
@@ -20,10 +20,27 @@ def _number(value: float) -> str:
     return f"{0.0 if abs(value) < 5e-5 else value:.4f}"  # no "-0.0000" for a rounding-level negative
 
 
-def format_summary(summary: pd.DataFrame, counts: pd.DataFrame) -> str:
+def _unscored_lines(summary: pd.DataFrame) -> list[str]:
+    """A line per (model, protocol, metric) with frames the metric could not score (no face found)."""
+    if summary.empty or "n_unscored" not in summary:
+        return []
+    lines = []
+    for row in summary[summary["n_unscored"].fillna(0) > 0].itertuples():
+        scored = int(getattr(row, "n_scored", row.n_frames))
+        lines.append(
+            f"  {row.model} {row.protocol} {row.metric}: {int(row.n_unscored)} of {scored + int(row.n_unscored)} "
+            f"frames unscored; value over the {int(row.n_frames)} frames every model scored"
+        )
+    if lines:
+        lines.insert(0, "frames a metric could not score (no face found); each value is over the common frames:")
+    return lines
+
+
+def format_summary(summary: pd.DataFrame, counts: pd.DataFrame, caption: str = "") -> str:
     """A fixed-width table: one row per (model, protocol) that produced frames (``counts``: model, weights,
     protocol, frames), one column per metric of ``summary`` with the better direction marked; "-" where a metric
-    does not apply (distance metrics on cross-reenactment, which has no ground truth)."""
+    does not apply (distance metrics on cross-reenactment, which has no ground truth). ``caption`` (the
+    evaluation space and masks) heads it; frames a metric could not score are listed under it."""
     if counts.empty:
         return "(no results)"
     metrics = list(dict.fromkeys(summary["metric"])) if not summary.empty else []
@@ -61,4 +78,20 @@ def format_summary(summary: pd.DataFrame, counts: pd.DataFrame) -> str:
     render.insert(1, "  ".join("-" * w for w in widths))
     if unverified:
         render.append("* computed with weights whose sha256 is not verified against a release")
-    return "\n".join(render)
+    render.extend(_unscored_lines(summary))
+    return "\n".join([caption, *render] if caption else render)
+
+
+def format_differences(differences: pd.DataFrame) -> str:
+    """Paired differences against the reference model, a line per (model, protocol, metric); "" when none."""
+    if differences is None or differences.empty:
+        return ""
+    reference = differences["reference"].iloc[0]
+    lines = [f"paired differences against {reference} (same frames; 95% BCa interval over identities):"]
+    for row in differences[differences["model"] != reference].itertuples():
+        lines.append(
+            f"  {row.model} {row.protocol} {row.metric}: {_number(row.difference)} "
+            f"[{_number(row.ci95_low)}, {_number(row.ci95_high)}] over {row.n_frames} frames, "
+            f"{row.n_identities} identities"
+        )
+    return "\n".join(lines)

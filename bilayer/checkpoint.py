@@ -45,6 +45,7 @@ NETWORKS: tuple[NetworkName, ...] = (
 MAIN_RUN, MAIN_EPOCH = "vc2-hq_adrianb_paper_main", 2225
 ENHANCER_RUN, ENHANCER_EPOCH = "vc2-hq_adrianb_paper_enhancer", 1225
 _SN = (".weight_orig", ".weight_u", ".weight_v")
+REFUSED = "this file contains code objects; refusing to load it"  # a pickle that weights_only refuses
 _LISTED = 5  # keys shown per category in mismatch errors
 
 
@@ -97,9 +98,19 @@ def read_state(path: Path, network: str) -> OrderedDict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise BilayerCheckpointError(f"{path}: {network} checkpoint not found; put the released file there")
+    if path.stat().st_size == 0:
+        raise BilayerCheckpointError(
+            f"{path}: the {network} checkpoint is empty (0 bytes), an interrupted copy; copy the released file again"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, IndexError, pickle.UnpicklingError) as error:
+    except pickle.UnpicklingError as error:
+        if "GLOBAL" in str(error):  # an import the weights-only unpickler refuses: code, never run
+            raise BilayerCheckpointError(f"{path}: {REFUSED}; the released {network} is a plain state_dict") from error
+        raise BilayerCheckpointError(
+            f"{path}: cannot read the {network} checkpoint, not a torch checkpoint (or truncated); download it again"
+        ) from error
+    except (RuntimeError, EOFError, OSError, ValueError, IndexError) as error:
         raise BilayerCheckpointError(
             f"{path}: cannot read the {network} checkpoint, the file is truncated or not a torch checkpoint "
             f"({type(error).__name__}: {str(error).splitlines()[0][:120]}); download it again"

@@ -1,13 +1,14 @@
 """The bi-layer model behind the suite's model protocol (``prepare`` per avatar, ``animate`` per frames).
 
 Inputs are frames with ``image`` (N, 3, H, W) in [0, 1], ``landmarks`` (N, 68, 2) pixels and optionally
-``segmentation`` (N, 1, H, W). The model works on the bi-layer crop of each frame (from its landmarks); its
-output crop is resized back (bicubic, antialiased) and pasted at the crop box of a black frame of the
-driver's size, so outputs are aligned with the driving frames. Only the driver's landmarks are used per frame.
+``segmentation`` (N, 1, H, W). The model works on the bi-layer crop of each frame (from its landmarks) and returns
+what it renders: the crops, (N, 3, S, S) in [0, 1], with their boxes in the driving frame's pixels
+(:class:`CropFrames`, ``output_geometry = "crop"``). It never pastes them into a frame: the evaluator maps crops
+and references into one evaluation space. Only the driver's landmarks are used per frame.
 
-Source segmentation: the data set's mask when the source frame has one (cropped and resized like the
-image); otherwise an all-ones mask, i.e. no masking (the released code computes the mask with Graphonomy,
-whose weights are not part of the release; :attr:`BilayerAvatarModel.segmentation_fallback` says so).
+Source segmentation: the source frame's mask (the data set's, or a segmenter's, as the suite's run chooses),
+cropped and resized like the image; without one an all-ones mask, i.e. no masking (the released code computes
+the mask with Graphonomy, whose weights are not part of the release); ``record_notes`` says which it was.
 """
 
 from __future__ import annotations
@@ -17,17 +18,24 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from bilayer.model import Avatar, BilayerModel
-from bilayer.preprocess import CropBox, crop_box, crop_image, crop_mask, normalised_pose, stickman
+from bilayer.preprocess import crop_box, crop_image, crop_mask, normalised_pose, stickman
 
-__all__ = ["BilayerAvatarModel"]
+__all__ = ["BilayerAvatarModel", "CropFrames"]
 
 
 @dataclass(frozen=True)
 class _State:
     avatar: Avatar
+
+
+@dataclass(frozen=True)
+class CropFrames:
+    """Rendered crops (N, 3, S, S) in [0, 1] and their boxes (N, 4) float64 x0, y0, x1, y1 in frame pixels."""
+
+    images: torch.Tensor
+    boxes: torch.Tensor
 
 
 def _landmarks(frames: Any, role: str) -> np.ndarray:
@@ -44,14 +52,18 @@ def _to_uint8(image: torch.Tensor) -> np.ndarray:
 
 
 class BilayerAvatarModel:
+    output_geometry = "crop"
     segmentation_fallback = "all-ones mask (no masking) when the source frame has no segmentation"
 
     def __init__(self, model: BilayerModel) -> None:
         self.model = model.eval()
+        size = model.cfg.image_size
         self.record_notes = {
-            "source_segmentation": "the data set's mask of the source frame; " + self.segmentation_fallback,
+            "source_segmentation": "the source frame's foreground mask as given; " + self.segmentation_fallback,
             "grid_sample": f"align_corners={model.cfg.align_corners}",
-            "output": "the crop of the driver's landmarks, resized back (bicubic) and pasted into a black frame",
+            "output": f"crops of {size}x{size} at the bi-layer box of each driver's landmarks (output geometry: crop)",
+            "inputs": "source: frame, its 68 landmarks and mask (cropped by the bi-layer rule); per frame: the "
+            "driver's 68 landmarks only",
         }
 
     def to(self, device: torch.device | str) -> BilayerAvatarModel:
@@ -78,26 +90,11 @@ class BilayerAvatarModel:
             mask = torch.ones(1, 1, size, size, device=device)
         return _State(self.model.prepare_tensors(image, pose, stick, mask))
 
-    def animate(self, state: _State, driver: Any) -> torch.Tensor:
+    def animate(self, state: _State, driver: Any) -> CropFrames:
         points = _landmarks(driver, "driver")
         boxes = [crop_box(p) for p in points]
         poses = torch.stack([normalised_pose(p, b) for p, b in zip(points, boxes, strict=True)]).to(self.device)
         images, _ = self.model.animate_poses(state.avatar, poses)
         crops = images.add(1).mul_(0.5).clamp_(0, 1)
-        return _paste(crops, boxes, driver.image.shape[-2:])
+        return CropFrames(crops, torch.tensor([b.box for b in boxes], dtype=torch.float64))
 
-
-def _paste(crops: torch.Tensor, boxes: list[CropBox], frame: torch.Size) -> torch.Tensor:
-    """Each crop resized to its box and pasted into a black frame (the part of the box inside the frame)."""
-    height, width = int(frame[0]), int(frame[1])
-    out = crops.new_zeros(len(boxes), 3, height, width)
-    for i, box in enumerate(boxes):
-        side = 2 * box.size
-        resized = F.interpolate(
-            crops[i : i + 1], size=(side, side), mode="bicubic", align_corners=False, antialias=side < crops.shape[-1]
-        ).clamp_(0, 1)
-        x0, y0, x1, y1 = box.box
-        fx0, fy0, fx1, fy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-        if fx1 > fx0 and fy1 > fy0:
-            out[i, :, fy0:fy1, fx0:fx1] = resized[0, :, fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
-    return out

@@ -79,8 +79,9 @@ def test_random_paper_size_checkpoints_load_and_animate_a_256_frame(tmp_path: Pa
     )[None]
     with torch.inference_mode():
         state = wrapper.prepare(Frames(torch.rand(1, 3, 256, 256), points, torch.ones(1, 1, 256, 256)))
-        out = wrapper.animate(state, Frames(torch.rand(2, 3, 256, 256), points.expand(2, -1, -1) + 1.5))
-    assert out.shape == (2, 3, 256, 256) and torch.isfinite(out).all()
+        crops = wrapper.animate(state, Frames(torch.rand(2, 3, 256, 256), points.expand(2, -1, -1) + 1.5))
+    out = crops.images
+    assert out.shape == (2, 3, 256, 256) and torch.isfinite(out).all() and crops.boxes.shape == (2, 4)
     assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0 and float(out.std()) > 0.01
 
 

@@ -72,10 +72,13 @@ def test_missing_split_lists_the_available_ones(bilayer_root: Path) -> None:
 
 
 def test_empty_sequence(bilayer_root: Path) -> None:
+    """An empty sequence stops only itself (issue 16): it is unusable, and loading it is the error."""
     empty = bilayer_root / "imgs" / "test" / "id00" / "vid0" / "seq9"
     empty.mkdir()
+    dataset = _open(bilayer_root)
+    assert len(dataset.sequences) == 4 and [s.id for s in dataset.unusable] == ["id00/vid0/seq9"]
     with pytest.raises(DataError, match=r"seq9: sequence has no frames"):
-        _open(bilayer_root)
+        dataset.load(dataset.unusable[0], [0])
 
 
 def test_corrupt_image_is_named(bilayer_root: Path) -> None:
@@ -183,5 +186,7 @@ def test_fomm_missing_split_and_bad_video(tmp_path: Path) -> None:
         open_dataset(DataConfig(root=str(root), layout="fomm"))
     (root / "test").mkdir()
     (root / "test" / "broken.mp4").write_bytes(b"not a video")
+    dataset = open_dataset(DataConfig(root=str(root), layout="fomm"))  # a broken clip stops only itself (issue 16)
+    (broken,) = dataset.unusable
     with pytest.raises(DataError, match=r"broken\.mp4: cannot open video"):
-        open_dataset(DataConfig(root=str(root), layout="fomm"))
+        dataset.load(broken, [0])

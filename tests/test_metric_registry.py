@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
-from bench.aggregate import bootstrap_interval
 from bench.config import DataConfig, ProtocolConfig, RunConfig
 from bench.errors import WeightsError
 from bench.metrics import METRICS
@@ -29,24 +27,15 @@ def test_all_skips_metrics_without_weights_and_says_why(tmp_path: Path) -> None:
     reasons = {s.name: s.reason for s in skipped}
     assert "alexnet-owt-7be5be79.pth not found" in reasons["lpips.alex.v0.1"]
     assert "vgg16-397923af.pth" in reasons["lpips.vgg.v0.1"]
-    assert {m.spec.name for m in built} | set(reasons) == set(METRICS.names())
+    derived = {name for name in METRICS.names() if METRICS.get(name).derived_from}  # KID: from FID's features
+    assert derived == {"kid.inception-2015-12-05.2048"}
+    assert {m.spec.name for m in built} | set(reasons) == set(METRICS.names()) - derived
 
 
 def test_a_metric_asked_for_by_name_must_have_its_weights(tmp_path: Path) -> None:
-    with pytest.raises(WeightsError, match=r"metric lpips.alex.v0.1 was asked for .* alexnet-owt-7be5be79.pth"):
+    missing = r"asked for have missing weights \(lpips.alex.v0.1: alexnet-owt-7be5be79.pth"
+    with pytest.raises(WeightsError, match=missing):
         build_metrics(["ssim", "lpips.alex.v0.1"], _empty(tmp_path))
-
-
-def test_bootstrap_interval() -> None:
-    same = bootstrap_interval(np.array([2.0, 4.0, 6.0]), np.array([2, 2, 2]), seed=0)
-    assert same[0] <= 2.0 <= same[1] and same[0] >= 1.0 and same[1] <= 3.0
-    constant = bootstrap_interval(np.array([5.0, 5.0]), np.array([5, 5]), seed=0)
-    assert constant == (1.0, 1.0)
-    rng = np.random.default_rng(0)
-    values = rng.normal(10.0, 1.0, 400)
-    low, high = bootstrap_interval(values, np.ones(400), seed=1)
-    assert low < 10.0 < high and high - low < 0.5
-    assert np.isnan(bootstrap_interval(np.array([1.0]), np.array([1]), seed=0)).all()
 
 
 def test_run_reports_lpips_with_a_trunk_in_the_weights_folder(bilayer_root: Path, tmp_path: Path) -> None:
@@ -79,6 +68,7 @@ def test_run_reports_lpips_with_a_trunk_in_the_weights_folder(bilayer_root: Path
         "akd.dlib68",
         "akd.fan68",
         "csim.arcface-irse50",
+        "csim.bilayer.irse50",
         "csim.dlib-resnet",
         "lpips.vgg.v0.1",
         "npe.dlib68",

@@ -85,7 +85,7 @@ def test_manifest_records_provenance_per_clip(prepared, clips: Path) -> None:
     assert manifest["schema"] == "bilayer-bench.prepare" and manifest["suite_version"] == "0.1.0"
     assert manifest["landmarks"]["backend"] == "dlib"
     assert manifest["summary"]["frames_kept"] == 64 and manifest["summary"]["frames_dropped"] == 0
-    assert "all-ones mask" in manifest["segmentation"]
+    assert manifest["segmentation"]["source"] == "segmenter" and manifest["segmentation"]["sha256"]
     by_key = {c["key"]: c for c in manifest["clips"]}
     clip = by_key["id_astronaut/v00/00001"]
     source = clips / "id_astronaut" / "v00" / "00001.mp4"
@@ -105,7 +105,7 @@ def test_bilayer_layout_opens_and_evaluates(prepared, tmp_path: Path) -> None:
     dataset = open_dataset(DataConfig(root=str(prepared.out_root), split="test"))
     assert [s.id for s in dataset.sequences] == [f"id_{p}/v00/00001" for p in PERSONS]
     frames = dataset.load(dataset.sequences[0], range(16))
-    assert frames[0].image.shape == (256, 256, 3) and frames[0].segmentation is None
+    assert frames[0].image.shape == (256, 256, 3) and frames[0].segmentation is not None  # the segmenter's
     assert frames[0].landmarks is not None and frames[0].landmarks.dtype == np.float32
     config = RunConfig(data=DataConfig(root=str(prepared.out_root)), metrics=("l1", "psnr", "ssim"), threads=1)
     result = run_benchmark(config, out_root=tmp_path / "runs", progress=False)
@@ -324,3 +324,30 @@ def test_workers_write_the_same_data_set(clips: Path, tmp_path: Path) -> None:
     assert len(files) == 32
     for relative in files:
         np.testing.assert_array_equal(np.load(tmp_path / "one" / relative), np.load(tmp_path / "two" / relative))
+
+
+def test_segmenter_writes_segs_that_cover_the_face(clips: Path, tmp_path: Path) -> None:
+    """Without --masks, segs/ comes from the selfie segmenter on each crop: it covers the hull of the written
+    landmarks and leaves the top corners (background) out; the manifest names the segmenter and its sha256."""
+    from scipy.spatial import ConvexHull
+    from skimage.draw import polygon
+
+    from bench.masks import segmenter_info
+
+    source = _one_clip(clips, tmp_path / "clips")
+    result = prepare_clips(source, tmp_path / "out", FAST, locations=WHERE, progress=False)
+    assert result.done == 1
+    manifest = json.loads(result.manifest.read_text())
+    assert manifest["segmentation"]["source"] == "segmenter"
+    assert manifest["segmentation"]["sha256"] == segmenter_info().sha256
+    dataset = open_dataset(DataConfig(root=str(tmp_path / "out")))
+    for frame in dataset.load(dataset.sequences[0], [0, 8, 15]):
+        assert frame.segmentation is not None and frame.landmarks is not None
+        hull = frame.landmarks[ConvexHull(frame.landmarks).vertices]
+        rows, cols = polygon(hull[:, 1], hull[:, 0], frame.segmentation.shape)
+        assert (frame.segmentation[rows, cols] > 0.5).mean() > 0.95
+        assert frame.segmentation[:8, :8].max() < 0.5 and frame.segmentation[:8, -8:].max() < 0.5
+    no_segs = prepare_clips(
+        source, tmp_path / "plain", PrepareConfig(segmenter=False, detect=FAST.detect), locations=WHERE, progress=False
+    )
+    assert no_segs.done == 1 and not (tmp_path / "plain" / "segs").exists()

@@ -160,9 +160,9 @@ def test_discover_clips_errors(tmp_path: Path) -> None:
     listing.write_text("a/b/00001.mp4\nc/b/00001.mp4\nx/a/b/00001.mp4\n")
     with pytest.raises(DataError, match="clip name a/b/00001 is also that of"):
         discover_clips(listing)
-    listing.write_text("id#1/v/00001.mp4\n")
-    with pytest.raises(DataError, match="contains '#'"):
-        discover_clips(listing)
+    listing.write_text("id#1/v/00001.mp4\n")  # a name prepare cannot use skips only that clip (issue 16)
+    (clip,) = discover_clips(listing)
+    assert "contains '#'" in clip.problem
 
 
 @pytest.mark.parametrize(

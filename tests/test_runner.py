@@ -10,7 +10,7 @@ from typing import ClassVar
 import pandas as pd
 import pytest
 
-from bench.config import DataConfig, RunConfig
+from bench.config import DataConfig, RunConfig, SpaceConfig
 from bench.protocols import Job
 from bench.records import RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, RunDirectory
 from bench.runner import run_benchmark
@@ -192,7 +192,9 @@ def test_landmark_models_refuse_a_layout_without_landmarks(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match=r"bilayer.tiny needs the 68 landmarks .* fomm layout"):
         run_benchmark(config, out_root=tmp_path / "runs", progress=False)
     ok = run_benchmark(
-        RunConfig(models=("oracle",), metrics=("l1",), data=config.data, protocol=_self_only()),
+        RunConfig(
+            models=("oracle",), metrics=("l1",), data=config.data, protocol=_self_only(), space=SpaceConfig("frame")
+        ),
         out_root=tmp_path / "runs",
         progress=False,
     )
@@ -207,7 +209,7 @@ class _Recorder:
     def prepare(self, source: object) -> str:
         return "prepared"
 
-    def begin_sequence(self, state: str, drivers: object) -> str:
+    def begin_sequence(self, state: str, drivers: object, protocol: str) -> str:
         _Recorder.calls.append(len(drivers))  # type: ignore[arg-type]
         return state + "+sequence"
 
@@ -227,7 +229,7 @@ def test_begin_sequence_gets_all_drivers_once_and_is_timed(
     register_model("recorder", "test_runner:create_recorder")
     config = _config(bilayer_root, models=("recorder",), protocol=_self_only(), batch_size=2)
     result = run_benchmark(config, out_root=tmp_path, progress=False)
-    assert _Recorder.calls == [3, 3, 3, 3]  # one call per sequence, with all 3 driving frames
+    assert _Recorder.calls == [4, 4, 4, 4]  # one call per sequence: the source, then all 3 driving frames
     timings = pd.read_csv(result.run_dir / "timings.csv")
     assert (timings.stage == "begin_sequence").sum() == 4
     assert (timings.stage == "animate").sum() == 8  # 3 drivers in batches of 2

@@ -9,6 +9,7 @@ pickled objects. ``generator`` and
 
 from __future__ import annotations
 
+import pickle
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ _LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19"  # pickled magic numb
 _ZIP_MAGIC = b"PK\x03\x04"
 _BILAYER_PREFIXES = ("net.", "gen_tex", "prj_tex", "gen_inf", "prj_inf", "identity_grid", "frequencies")
 _FIX = "download vox-cpk.pth.tar from the first-order-model README (Google Drive link) and pass its path"
+REFUSED = "this file contains code objects; refusing to load it"  # a pickle that weights_only refuses
 _SHOWN = 5
 
 
@@ -69,6 +71,8 @@ def _load(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
+        if isinstance(error, pickle.UnpicklingError) and "GLOBAL" in str(error):  # code: never run
+            raise FommCheckpointError(f"{path}: {REFUSED}; a released checkpoint holds tensors only; {_FIX}") from error
         if torch_file:
             raise FommCheckpointError(
                 f"{path}: a PyTorch file that cannot be read ({size} bytes): truncated or corrupted "

@@ -1,5 +1,10 @@
-"""Factories registered in the model registry (``fomm.vox256``, ``fomm.vox256.relative``,
-``fomm.vox256.best-frame``, ``fomm.tiny``), each called as ``factory(weights=..., seed=...)``.
+"""Factories registered in the model registry (``fomm.vox256``, ``fomm.vox256.absolute``,
+``fomm.vox256.relative``, ``fomm.vox256.best-frame``, ``fomm.tiny``), each called as ``factory(weights=..., seed=...)``.
+
+``fomm.vox256`` animates as FOMM's authors do for each protocol: absolute keypoints to reconstruct a video of the
+same person (their reconstruction protocol), relative keypoints and jacobians with the adapted movement scale to
+animate another identity (``demo.py --relative --adapt_scale``); ``fomm.vox256.absolute`` uses absolute keypoints
+for both.
 
 ``weights`` maps the weight-registry name ``"fomm.vox-cpk"`` to the released ``vox-cpk.pth.tar``; ``None`` means
 random initialisation (PyTorch's defaults, as the original code initialises) seeded by ``seed``, without touching
@@ -15,18 +20,21 @@ import torch
 
 from baselines.fomm.checkpoint import FommCheckpointError
 from baselines.fomm.config import DenseMotionParams, FommConfig, GeneratorParams, KeypointDetectorParams
-from baselines.fomm.model import FommModel, LandmarksFn
+from baselines.fomm.model import AnimationOptions, FommModel, LandmarksFn
 
 __all__ = [
     "WEIGHTS_NAME",
     "create_tiny",
     "create_vox256",
+    "create_vox256_absolute",
     "create_vox256_best_frame",
     "create_vox256_relative",
     "tiny_config",
 ]
 
 WEIGHTS_NAME = "fomm.vox-cpk"
+# demo.py --relative --adapt_scale: the authors' setting for animating another identity
+DEMO_CROSS = AnimationOptions(relative=True, adapt_movement_scale=True)
 
 
 def tiny_config() -> FommConfig:
@@ -49,7 +57,7 @@ def _build(
     weights: Mapping[str, Path] | None,
     seed: int,
     landmarks_fn: LandmarksFn | None = None,
-    **options: bool,
+    **options: bool | AnimationOptions,
 ) -> FommModel:
     if weights is not None and WEIGHTS_NAME not in weights:
         raise FommCheckpointError(
@@ -65,7 +73,13 @@ def _build(
 
 
 def create_vox256(weights: Mapping[str, Path] | None = None, seed: int = 0) -> FommModel:
-    """vox-256 with absolute keypoints: FOMM's reconstruction protocol."""
+    """vox-256: absolute keypoints in self-reenactment (FOMM's reconstruction protocol), relative keypoints with
+    the adapted movement scale in cross-reenactment (the demo's setting for another identity)."""
+    return _build(FommConfig.vox256(), weights, seed, cross_options=DEMO_CROSS)
+
+
+def create_vox256_absolute(weights: Mapping[str, Path] | None = None, seed: int = 0) -> FommModel:
+    """vox-256 with absolute keypoints in both protocols."""
     return _build(FommConfig.vox256(), weights, seed)
 
 
@@ -93,7 +107,8 @@ def create_vox256_best_frame(
 
 
 def create_tiny(weights: Mapping[str, Path] | None = None, seed: int = 0) -> FommModel:
-    """:func:`tiny_config` with random weights (absolute keypoints): real forward passes in milliseconds."""
+    """:func:`tiny_config` with random weights and the animation rules of ``fomm.vox256``: real forward passes in
+    milliseconds."""
     if weights:
         raise FommCheckpointError("fomm.tiny has random weights by design; call create_tiny(weights=None)")
-    return _build(tiny_config(), None, seed)
+    return _build(tiny_config(), None, seed, cross_options=DEMO_CROSS)

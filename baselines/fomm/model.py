@@ -8,7 +8,11 @@ decoder.
 Animation modes follow ``demo.py``: absolute keypoints (FOMM's reconstruction protocol), or relative keypoints
 and jacobians (``--relative``), optionally with the movement scale adapted from convex-hull areas
 (``--adapt_scale``) and with the initial frame chosen by ``find_best_frame``. In relative mode the initial driving
-keypoints come from ``begin_sequence`` (all drivers of the sequence): frame 0, or the best frame. The demo's
+keypoints come from ``begin_sequence`` (the driving sequence as the protocol gives it: in self-reenactment it starts
+with the source frame, so motion is measured from the source as in FOMM's own videos): its frame 0, or the best
+frame. A model may animate another identity with other options than its own (``cross_options``: ``fomm.vox256``
+reconstructs with absolute keypoints and animates other identities with relative ones and the adapted scale, the
+demo's setting); ``begin_sequence(..., protocol="cross")`` selects them for the sequence. The demo's
 best-frame animation (forward from frame i, backward to it, both with initial frame i) equals animating every
 frame relative to frame i, which is what ``animate`` does for any split of the drivers into batches. When
 ``animate`` is called without ``begin_sequence`` in relative mode, its own batch plays the role of the sequence.
@@ -76,6 +80,7 @@ class FommState:
     scale: float = 1.0  # movement scale (1 unless adapt_movement_scale)
     best_frame: int | None = None
     best_frame_distances: np.ndarray | None = None
+    options: AnimationOptions | None = None  # the sequence's options (begin_sequence); None: the model's own
 
 
 class FommModel(nn.Module):
@@ -91,12 +96,14 @@ class FommModel(nn.Module):
         align_corners: bool = True,
         landmarks_fn: LandmarksFn | None = None,
         channels_last: bool = True,
+        cross_options: AnimationOptions | None = None,
     ) -> None:
         super().__init__()
         if best_frame and not relative:
             raise ValueError("best_frame=True needs relative=True: absolute keypoints never use the initial frame")
         self.config = config or FommConfig.vox256()
         self.options = AnimationOptions(relative, adapt_movement_scale, best_frame, align_corners)
+        self.cross_options = cross_options  # options for another identity's driving sequence; None: self.options
         self.landmarks_fn = landmarks_fn
         self.kp_detector = KeypointDetector(self.config)
         self.generator = OcclusionAwareGenerator(self.config)
@@ -168,12 +175,37 @@ class FommModel(nn.Module):
                 source_landmarks=landmarks,
             )
 
-    def begin_sequence(self, state: FommState, drivers: _Frames) -> FommState:
-        """Relative mode: initial driving keypoints from frame 0, or from the best frame, and the movement scale."""
-        if not self.options.relative:
+    @property
+    def record_notes(self) -> dict[str, str]:
+        """The animation rules, for run records."""
+
+        def describe(options: AnimationOptions) -> str:
+            if not options.relative:
+                return "absolute keypoints"
+            text = "relative keypoints and jacobians"
+            text += ", adapted movement scale" if options.adapt_movement_scale else ""
+            return text + (", from the best frame by 68 landmarks" if options.best_frame else ", from the first frame")
+
+        cross = self.cross_options or self.options
+        height, width = self.config.frame_shape
+        return {
+            "motion": f"self-reenactment: {describe(self.options)}; cross-reenactment: {describe(cross)}",
+            "initial_frame": "self-reenactment: the source frame (motion measured from the source); cross: the "
+            "driving sequence's first frame",
+            "grid_sample": f"align_corners={self.options.align_corners}",
+            "inputs": f"source and driving frames at {width}x{height} (other sizes resized, bilinear antialiased)",
+            "output": "full frames aligned with the driving frames (output geometry: frame)",
+        }
+
+    def begin_sequence(self, state: FommState, drivers: _Frames, protocol: str = "self") -> FommState:
+        """The sequence's options (``cross_options`` for another identity); in relative mode the initial driving
+        keypoints from frame 0 of ``drivers``, or from the best frame, and the movement scale."""
+        options = self.cross_options if protocol == "cross" and self.cross_options is not None else self.options
+        state = replace(state, options=options)
+        if not options.relative:
             return state
         index, distances = 0, None
-        if self.options.best_frame:
+        if options.best_frame:
             source = state.source_landmarks
             if source is None:
                 raise ValueError("best-frame mode: the state has no source landmarks; prepare it with this model")
@@ -181,20 +213,21 @@ class FommModel(nn.Module):
             index = int(np.argmin(distances))
         with torch.inference_mode():
             kp_initial = self.kp_detector(self.to_model_size(drivers.image[index : index + 1]))
-        scale = movement_scale(state.kp_source, kp_initial) if self.options.adapt_movement_scale else 1.0
+        scale = movement_scale(state.kp_source, kp_initial) if options.adapt_movement_scale else 1.0
         return replace(state, kp_initial=kp_initial, scale=scale, best_frame=index, best_frame_distances=distances)
 
     def animate(self, state: FommState, driver: _Frames) -> torch.Tensor:
         """(N, 3, H, W) predictions in [0, 1] at the driver's resolution."""
-        if self.options.relative and state.kp_initial is None:
+        options = state.options or self.options
+        if options.relative and state.kp_initial is None:
             state = self.begin_sequence(state, driver)
         with torch.inference_mode():
             image = self.to_model_size(driver.image)
             kp_driving = self.kp_detector(image)
             kp_norm = normalize_keypoints(
-                state.kp_source, kp_driving, state.kp_initial, relative=self.options.relative, scale=state.scale
+                state.kp_source, kp_driving, state.kp_initial, relative=options.relative, scale=state.scale
             )
-            align = self.options.align_corners
+            align = options.align_corners
             motion = self.generator.dense_motion_network(
                 state.small_source, kp_norm, state.kp_source, align_corners=align, source_heatmaps=state.source_heatmaps
             )

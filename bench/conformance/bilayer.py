@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.conformance.common import Comparison, compare
+from bench.conformance.common import Comparison, compare, load_case_arrays
 from bench.errors import DataError
+from bench.weights.load import checkpoint_errors
 from bilayer.checkpoint import NETWORKS, RunFiles
 from bilayer.model import BilayerModel
 from bilayer.preprocess import crop_box, crop_image, normalised_pose, stickman
@@ -39,6 +40,15 @@ _TOLERANCES = (
         1e-4,
     ),
     (r"^(enh_iter\d+_(grad_in|net_out)|pred_\w*delta_hf_rgbs|pred_\w*target_imgs)$", 1e-3),
+)
+
+
+_INPUTS = (
+    "input_source_img",
+    "input_source_keypoints",
+    "input_target_imgs",
+    "input_target_keypoints",
+    "input_source_seg",
 )
 
 
@@ -111,14 +121,13 @@ def _produce(model: BilayerModel, case: dict[str, np.ndarray]) -> dict[str, torc
 
 def run_case(case_dir: Path) -> list[Comparison]:
     case_dir = Path(case_dir)
-    npz = case_dir / "cases.npz"
-    if not npz.is_file():
-        raise DataError(
-            npz, "case has no cases.npz", "use a case folder in the format of shared/conformance/bilayer/case_*"
-        )
-    with np.load(npz) as data:
-        case = {k: data[k] for k in data.files}
-    model = BilayerModel.from_files(_run_files(case_dir))
+    fix = "use a case folder in the format of shared/conformance/bilayer/case_*"
+    case = load_case_arrays(case_dir / "cases.npz", fix)
+    missing = [name for name in _INPUTS if name not in case]
+    if missing:
+        raise DataError(case_dir / "cases.npz", f"no input array(s) {', '.join(missing)}", fix)
+    with checkpoint_errors():
+        model = BilayerModel.from_files(_run_files(case_dir))
     produced = _produce(model, case)
     produced.update(_effective_weights(model, [k for k in case if k.startswith("effective_weight_")]))
     rows = []

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["Comparison", "compare", "format_comparisons"]
+from bench.errors import DataError
+
+__all__ = ["Comparison", "compare", "format_comparisons", "load_case_arrays"]
+
+
+def load_case_arrays(npz: Path, fix: str) -> dict[str, np.ndarray]:
+    """Every array of a case's ``cases.npz``, never unpickling: an object array (a pickle) or an unreadable
+    archive is a :class:`DataError` naming the file and ``fix``."""
+    if not npz.is_file():
+        raise DataError(npz, "missing", fix)
+    try:
+        with np.load(npz, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise DataError(npz, "is a single .npy array, not an .npz archive of named arrays", fix)
+            return {name: data[name] for name in data.files}
+    except ValueError as error:  # numpy refuses object arrays and pickles without allow_pickle
+        problem = "holds an object array (a pickle); refusing to load it" if "pickle" in str(error) else str(error)
+        raise DataError(npz, problem, fix) from error
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(npz, f"cannot read the archive ({error}): truncated or not an .npz", fix) from error
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from baselines.fomm import FommCheckpointError, FommConfig, FommConfigError, FommModel, Keypoints, normalize_keypoints
+from baselines.fomm import FommConfig, FommModel, Keypoints, normalize_keypoints
 from baselines.fomm.animation import best_frame_distances, movement_scale
-from bench.conformance.common import Comparison, compare
+from bench.conformance.common import Comparison, compare, load_case_arrays
 from bench.errors import DataError
 from bench.models.protocol import Frames
+from bench.weights.load import checkpoint_errors
 
 __all__ = ["TOLERANCE", "NotCompared", "run_case"]
 
@@ -79,13 +80,11 @@ def _one(case_dir: Path, patterns: tuple[str, ...], what: str, fix: str) -> Path
 def _load_model(case_dir: Path, golden: Mapping[str, np.ndarray]) -> FommModel:
     config_path = _one(case_dir, ("config*.json", "*.json"), "FOMM config", "add the config in vox-256.yaml layout")
     checkpoint = _one(case_dir, ("*.pth.tar", "*.pth"), "checkpoint", "add the case's checkpoint (*.pth.tar)")
-    try:
+    with checkpoint_errors():
         config = FommConfig.from_file(config_path)
         height, width = golden["source_float"].shape[:2]
         model = FommModel(dataclasses.replace(config, frame_shape=(int(height), int(width))))
         model.load_checkpoint(checkpoint)
-    except (FommCheckpointError, FommConfigError) as error:
-        raise DataError(checkpoint, str(error)) from error
     return model
 
 
@@ -179,10 +178,7 @@ def run_case(case_dir: Path) -> list[Comparison]:
     """Compare every array of ``case_dir/cases.npz`` that our pipeline produces; see the module docstring."""
     case_dir = Path(case_dir)
     npz = case_dir / "cases.npz"
-    if not npz.is_file():
-        raise DataError(npz, "missing", "a FOMM case folder holds cases.npz, a config*.json and a *.pth.tar")
-    with np.load(npz) as data:
-        golden = {name: data[name] for name in data.files}
+    golden = load_case_arrays(npz, "a FOMM case folder holds cases.npz, a config*.json and a *.pth.tar")
     for required in ("source_float", "driving_float"):
         if required not in golden:
             raise DataError(npz, f"no input array {required!r}", "generate the case with the inputs named in README")

@@ -11,6 +11,7 @@ import numpy as np
 from bench.config import DataConfig
 from bench.data.io import read_image, read_keypoints, read_segmentation, read_video_frames
 from bench.data.layouts import discover_bilayer, discover_fomm
+from bench.data.select import select_sequences
 from bench.data.types import FrameData, FrameRef, SequenceRef
 from bench.errors import DataError
 
@@ -19,11 +20,15 @@ __all__ = ["Dataset", "open_dataset"]
 
 @dataclass(frozen=True)
 class Dataset:
+    """``sequences``: the usable ones; ``unusable``: those discovery found unusable, each with its ``problem``
+    (they get a job that fails with it, so that ``failures.csv`` lists them)."""
+
     root: Path
     layout: str
     split: str
     sequences: tuple[SequenceRef, ...]
     embedded_default: bool = False
+    unusable: tuple[SequenceRef, ...] = ()
 
     @property
     def num_frames(self) -> int:
@@ -31,6 +36,8 @@ class Dataset:
 
     def load(self, sequence: SequenceRef, indices: Sequence[int]) -> list[FrameData]:
         """Decode and validate the frames ``indices`` of ``sequence``; all must share one size."""
+        if sequence.problem is not None:
+            raise sequence.problem
         videos: dict[Path, list[np.ndarray]] = {}
         frames = [self._load_frame(sequence.frames[i], videos) for i in indices]
         first = frames[0]
@@ -73,7 +80,31 @@ def open_dataset(config: DataConfig, *, progress: bool = False) -> Dataset:
         discover = discover_bilayer if config.layout == "bilayer" else discover_fomm
         sequences = discover(root, config.split)
         embedded = False
-    if config.max_sequences > 0:
-        sequences = sequences[: config.max_sequences]
+    sequences = select_sequences(sequences, config.max_sequences, config.sequence_list)
+    _check_unique(sequences)
     layout = "bilayer" if embedded else config.layout
-    return Dataset(root, layout, config.split, tuple(sequences), embedded)
+    usable = tuple(s for s in sequences if s.problem is None)
+    unusable = tuple(s for s in sequences if s.problem is not None)
+    return Dataset(root, layout, config.split, usable, embedded, unusable)
+
+
+def _where(sequence: SequenceRef) -> Path:
+    """The folder (or video file) of a sequence."""
+    if sequence.problem is not None or not sequence.frames:
+        return sequence.problem.path if sequence.problem is not None else Path(sequence.id)
+    first = sequence.frames[0]
+    return first.image if first.video_index is not None else first.image.parent
+
+
+def _check_unique(sequences: Sequence[SequenceRef]) -> None:
+    """Two sequences with one id would share their jobs and records: an error naming both."""
+    seen: dict[str, SequenceRef] = {}
+    for sequence in sequences:
+        other = seen.setdefault(sequence.id, sequence)
+        if other is not sequence:
+            raise DataError(
+                _where(sequence),
+                f"sequence {sequence.id!r} has the same name as {_where(other)} (FOMM layout: a folder and a "
+                "video of one name, or a clip named PERSON#VIDEO#SEQUENCE like another's derived name)",
+                "rename one of them",
+            )

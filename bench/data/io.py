@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +14,35 @@ from bench.errors import DataError
 __all__ = ["read_image", "read_keypoints", "read_segmentation", "read_video_frames"]
 
 _REEXTRACT = "re-extract the frame from its video or delete it (and its .npy/.png) from the data set"
+_BOMB = (Image.DecompressionBombError, Image.DecompressionBombWarning)
+
+
+def _decode(path: Path, mode: str) -> Image.Image:
+    """Open and decode an image file into ``mode``. An image over PIL's decompression-bomb limit
+    (``Image.MAX_IMAGE_PIXELS``) is refused before it is decoded: its warning is an error here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path) as image:
+            image.load()
+            return image.convert(mode)
+
+
+def _bomb(path: Path, error: Exception) -> DataError:
+    return DataError(
+        path,
+        f"image refused: over PIL's decompression-bomb limit of {Image.MAX_IMAGE_PIXELS} pixels ({error})",
+        "replace it by a real frame (a huge image under a frame's name?) or delete it from the data set",
+    )
 
 
 def read_image(path: Path) -> np.ndarray:
     """Decode an image file to uint8 (H, W, 3) RGB."""
     try:
-        with Image.open(path) as image:
-            image.load()
-            rgb = image.convert("RGB")
+        rgb = _decode(path, "RGB")
     except FileNotFoundError as error:
         raise DataError(path, "image file not found", "check the data root and split") from error
+    except _BOMB as error:
+        raise _bomb(path, error) from error
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise DataError(path, f"cannot decode image ({error})", _REEXTRACT) from error
     array = np.asarray(rgb, dtype=np.uint8)
@@ -57,15 +77,24 @@ def read_keypoints(path: Path | None, image_path: Path, size: tuple[int, int]) -
             f"keypoints lie far outside the {width}x{height} frame (normalised, not pixel, coordinates?)",
             fix,
         )
+    if np.ptp(points, axis=0).max() == 0:
+        raise DataError(path, "all 68 keypoints are one point (a failed landmark detection written as zeros?)", fix)
+    if max(height, width) > 16 and np.abs(points).max() <= 1.0 + 1e-3:
+        raise DataError(
+            path,
+            f"keypoints all lie within [-1, 1] while the frame is {width}x{height} pixels: normalised coordinates, "
+            "not pixels",
+            "multiply x by the width and y by the height (from [-1, 1]: (p + 1) / 2 * size); pixel (x, y) expected",
+        )
     return points
 
 
 def read_segmentation(path: Path, size: tuple[int, int]) -> np.ndarray:
     """Load a foreground mask as float32 (H, W) in [0, 1]; it must match the frame size."""
     try:
-        with Image.open(path) as image:
-            image.load()
-            gray = image.convert("L")
+        gray = _decode(path, "L")
+    except _BOMB as error:
+        raise _bomb(path, error) from error
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise DataError(path, f"cannot decode segmentation ({error})", "rewrite the mask or delete it") from error
     if (gray.height, gray.width) != size:

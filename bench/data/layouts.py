@@ -5,18 +5,26 @@ keypoints are required (the first 68 rows of an array of pixel (x, y)), segs are
 
 FOMM (Siarohin et al.): ``ROOT/SPLIT/CLIP`` where CLIP is a folder of frames or an ``.mp4`` file. VoxCeleb clip
 names ``idPERSON#VIDEO#START#END`` give the person and video; other names are their own person and video.
+
+A sequence or clip that cannot be used (an empty folder, a video that does not open, a symbolic-link loop, a
+folder that cannot be listed) is returned with its ``problem`` and no frames: its job fails with that error and
+the others run. A missing root or split, or no sequence at all, is an error for the whole data set.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from bench.data.types import FrameRef, SequenceRef
 from bench.errors import DataError
 
 __all__ = ["IMAGE_SUFFIXES", "discover_bilayer", "discover_fomm", "natural_key"]
+
+logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 VIDEO_SUFFIXES = (".mp4",)
@@ -27,8 +35,29 @@ def natural_key(name: str) -> tuple[object, ...]:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
 
 
+def _entries(path: Path) -> list[Path]:
+    """The entries of a folder in natural order; a folder that cannot be listed is a :class:`DataError`."""
+    try:
+        return sorted(path.iterdir(), key=lambda p: natural_key(p.name))
+    except OSError as error:
+        problem = f"cannot list the folder ({error.strerror})"
+        raise DataError(path, problem, "fix its permissions or remove it") from error
+
+
+def _broken_link(path: Path) -> bool:
+    """A symbolic link that leads nowhere: dangling, or a loop."""
+    return path.is_symlink() and not path.exists()
+
+
 def _sorted_dirs(path: Path) -> list[Path]:
-    return sorted((p for p in path.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name))
+    entries = _entries(path)
+    for link in filter(_broken_link, entries):
+        logger.warning("%s: symbolic link loop or dangling link; ignored", link)
+    return [p for p in entries if p.is_dir()]
+
+
+def _link_problem(path: Path) -> DataError:
+    return DataError(path, "symbolic link loop or dangling link", "fix the link or remove it")
 
 
 def _check_root(root: Path) -> None:
@@ -46,9 +75,27 @@ def _split_dir(parent: Path, split: str) -> Path:
     return path
 
 
-def _image_files(folder: Path) -> list[Path]:
-    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+def _image_files(folder: Path, what: str) -> list[Path]:
+    """The frames of a sequence folder; an empty or unlistable folder is a :class:`DataError` naming it."""
+    files = [p for p in _entries(folder) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise DataError(folder, f"{what} has no frames (.jpg/.png)", "remove the empty folder or add its frames")
     return sorted(files, key=lambda p: natural_key(p.stem))
+
+
+def _bilayer_frames(root: Path, split: str, rel: Path, seq: Path) -> tuple[FrameRef, ...]:
+    if _broken_link(seq):
+        raise _link_problem(seq)
+    segs = root / "segs" / split / rel
+    return tuple(
+        FrameRef(
+            name=f.stem,
+            image=f,
+            keypoints=root / "keypoints" / split / rel / f"{f.stem}.npy",
+            segmentation=_existing(segs / f"{f.stem}.png"),
+        )
+        for f in _image_files(seq, "sequence")
+    )
 
 
 def discover_bilayer(root: Path, split: str) -> list[SequenceRef]:
@@ -62,25 +109,17 @@ def discover_bilayer(root: Path, split: str) -> list[SequenceRef]:
             "use --layout fomm for a folder of clips",
         )
     split_imgs = _split_dir(imgs, split)
-    segs_root = root / "segs" / split
     sequences: list[SequenceRef] = []
     for person in _sorted_dirs(split_imgs):
         for video in _sorted_dirs(person):
-            for seq in _sorted_dirs(video):
-                rel = seq.relative_to(split_imgs)
-                files = _image_files(seq)
-                if not files:
-                    raise DataError(seq, "sequence has no frames (.jpg/.png)", "remove the empty folder")
-                frames = tuple(
-                    FrameRef(
-                        name=f.stem,
-                        image=f,
-                        keypoints=root / "keypoints" / split / rel / f"{f.stem}.npy",
-                        segmentation=_existing(segs_root / rel / f"{f.stem}.png"),
-                    )
-                    for f in files
-                )
-                sequences.append(SequenceRef(split, person.name, video.name, seq.name, frames))
+            for seq in (p for p in _entries(video) if p.is_dir() or _broken_link(p)):
+                ref = SequenceRef(split, person.name, video.name, seq.name, ())
+                try:
+                    frames = _bilayer_frames(root, split, seq.relative_to(split_imgs), seq)
+                except DataError as problem:
+                    sequences.append(replace(ref, problem=problem))
+                    continue
+                sequences.append(replace(ref, frames=frames))
     if not sequences:
         raise DataError(split_imgs, "no sequences (expected PERSON/VIDEO/SEQUENCE/ folders)", "check the layout")
     return sequences
@@ -111,25 +150,30 @@ def _video_frame_count(path: Path) -> int:
     return count
 
 
+def _clip_frames(path: Path) -> tuple[FrameRef, ...]:
+    if path.is_dir():
+        return tuple(FrameRef(name=f.stem, image=f) for f in _image_files(path, "clip folder"))
+    if not path.is_file():
+        raise _link_problem(path)
+    count = _video_frame_count(path)
+    frames: Iterable[FrameRef] = (FrameRef(name=f"{i:05d}", image=path, video_index=i) for i in range(count))
+    return tuple(frames)
+
+
 def _clip(path: Path, split: str) -> SequenceRef:
-    person, video, sequence = _clip_names(path.stem if path.is_file() else path.name)
-    if path.is_file():
-        count = _video_frame_count(path)
-        frames: Iterable[FrameRef] = (FrameRef(name=f"{i:05d}", image=path, video_index=i) for i in range(count))
-    else:
-        files = _image_files(path)
-        if not files:
-            raise DataError(path, "clip folder has no frames (.jpg/.png)", "remove the empty folder")
-        frames = (FrameRef(name=f.stem, image=f) for f in files)
-    return SequenceRef(split, person, video, sequence, tuple(frames))
+    person, video, sequence = _clip_names(path.name if path.is_dir() else path.stem)
+    ref = SequenceRef(split, person, video, sequence, ())
+    try:
+        return replace(ref, frames=_clip_frames(path))
+    except DataError as problem:
+        return replace(ref, problem=problem)
 
 
 def discover_fomm(root: Path, split: str) -> list[SequenceRef]:
     """All clips of ``split`` in FOMM's layout, sorted by name."""
     _check_root(root)
     split_dir = _split_dir(root, split)
-    entries = sorted(split_dir.iterdir(), key=lambda p: natural_key(p.name))
-    clips = [p for p in entries if p.is_dir() or p.suffix.lower() in VIDEO_SUFFIXES]
+    clips = [p for p in _entries(split_dir) if p.is_dir() or p.suffix.lower() in VIDEO_SUFFIXES or _broken_link(p)]
     if not clips:
         raise DataError(split_dir, "no clips (folders of frames or .mp4 files)", "check the layout")
     return [_clip(p, split) for p in clips]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from bench.errors import DataError
 
 __all__ = ["NUM_LANDMARKS", "FrameData", "FrameRef", "SequenceRef"]
 
@@ -25,13 +27,18 @@ class FrameRef:
 
 @dataclass(frozen=True)
 class SequenceRef:
-    """One sequence (bi-layer layout) or clip (FOMM layout): an ordered tuple of frames."""
+    """One sequence (bi-layer layout) or clip (FOMM layout): an ordered tuple of frames.
+
+    ``problem``: why discovery found the sequence unusable (an empty folder, a video that does not open, a
+    symbolic-link loop); such a sequence has no frames, and its job fails with that error (``failures.csv``)
+    while the other sequences run."""
 
     split: str
     person: str
     video: str
     sequence: str
     frames: tuple[FrameRef, ...]
+    problem: DataError | None = field(default=None, compare=False)
 
     @property
     def id(self) -> str:

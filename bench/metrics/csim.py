@@ -13,21 +13,30 @@ failures to the metric. A generator that misplaces the face is therefore penalis
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.metrics.align import align_faces
+from bench.metrics.align import align_faces, align_faces_bilayer
 
-__all__ = ["CSIM_VARIANT", "csim", "embed_faces"]
+__all__ = ["ALIGNMENTS", "CSIM_VARIANT", "csim", "embed_faces"]
 
 CSIM_VARIANT = "csim.arcface-irse50"
+# ``csim.bilayer.irse50``: the same network, aligned as the bi-layer code's losses/csim.py (align_faces_bilayer)
+ALIGNMENTS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "arcface": align_faces,
+    "bilayer": align_faces_bilayer,
+}
 
 
-def embed_faces(model: nn.Module, images: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:
+def embed_faces(
+    model: nn.Module, images: torch.Tensor, landmarks: torch.Tensor, alignment: str = "arcface"
+) -> torch.Tensor:
     """Aligned ArcFace embeddings (N, 512) of images (N, 3, H, W) in [0, 1] with landmarks (N, 68, 2)."""
     with torch.inference_mode():
-        return model(align_faces(images, landmarks))
+        return model(ALIGNMENTS[alignment](images, landmarks))
 
 
 def csim(
@@ -36,6 +45,7 @@ def csim(
     pred_landmarks: torch.Tensor,
     reference: torch.Tensor,
     reference_landmarks: torch.Tensor,
+    alignment: str = "arcface",
 ) -> torch.Tensor:
     """Per-pair cosine similarity (N,) of the ArcFace embeddings of ``pred[i]`` and ``reference[i]``.
 
@@ -49,11 +59,9 @@ def csim(
             f"pred_landmarks, reference, reference_landmarks) counts {counts}"
         )
     if pred.shape[2:] == reference.shape[2:]:  # one batch through the network
-        both = embed_faces(
-            model, torch.cat([pred, reference]), torch.cat([pred_landmarks, reference_landmarks.to(pred_landmarks)])
-        )
-        first, second = both.chunk(2)
+        landmarks = torch.cat([pred_landmarks, reference_landmarks.to(pred_landmarks)])
+        first, second = embed_faces(model, torch.cat([pred, reference]), landmarks, alignment).chunk(2)
     else:
-        first = embed_faces(model, pred, pred_landmarks)
-        second = embed_faces(model, reference, reference_landmarks)
+        first = embed_faces(model, pred, pred_landmarks, alignment)
+        second = embed_faces(model, reference, reference_landmarks, alignment)
     return F.cosine_similarity(first.float(), second.float(), dim=1).clamp(-1.0, 1.0)

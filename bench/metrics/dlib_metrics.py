@@ -7,20 +7,24 @@ one upsampling, the largest detected rectangle, the 68-point shape fitted in it.
 gives NaN (the aggregation drops and counts such frames). The landmarks a data set ships are not used: like FOMM's
 evaluation, both frames are measured by the same detector.
 
-* ``akd.dlib68``: average keypoint distance as FOMM's pose-evaluation code (``cmp.py`` of
-  github.com/AliaksandrSiarohin/pose-evaluation, used for the AKD of Siarohin et al., 2019) computes it: the mean
-  *absolute coordinate difference* ``mean |p - q|`` over the 68 points and both coordinates, in pixels. It is not
-  the mean Euclidean distance; a shift by ``d`` pixels along one axis gives ``d / 2``.
-* ``npe.dlib68``: the bi-layer paper's normalised pose error (Zakharov et al., 2020): the mean Euclidean distance
-  of the 68 landmarks, divided by the real frame's inter-ocular distance. Suite's choice: inter-ocular means the
-  distance between the outer eye corners (iBUG points 36 and 45, 0-based), the 300-W normalisation.
+* ``akd.dlib68``: average keypoint distance as FOMM's pose-evaluation code computes it
+  (github.com/AliaksandrSiarohin/pose-evaluation at its last revision, 1bc4cae1 of 2020-06-11; ``cmp_kp.py``
+  unchanged since 5a5c45e9 of 2019-03-07): per frame the mean *absolute coordinate difference* ``mean |p - q|``
+  over the 68 points and both coordinates, in pixels, averaged over the frames where a face was found on the
+  generated frame; frames are 256x256 (its ``extract.py --image_shape 256,256``). It is not the mean Euclidean
+  distance; a shift by ``d`` pixels along one axis gives ``d / 2``. FOMM's landmarks came from face-alignment:
+  ``akd.fan68`` is that quantity, this variant uses dlib's detector.
+* ``npe.dlib68``: a normalised pose error of our own definition: the mean Euclidean distance of the 68 landmarks,
+  divided by the real frame's outer-eye-corner distance (iBUG points 36 and 45, 0-based; the 300-W
+  normalisation). The bi-layer paper reports a "normalized pose error" whose normalisation is not established from
+  its text or code, so no published value is placed beside this one.
 * ``csim.dlib-resnet``: cosine similarity of the 128-d dlib face descriptors of the two frames.
-* ``aed.dlib-resnet``: FOMM's average Euclidean distance of identity embeddings, computed as the *sum of squared
-  differences* of the two embeddings, i.e. the squared Euclidean distance, without a square root (the form
-  attributed to FOMM's evaluation code). Caveat: the revision of pose-evaluation's ``cmp.py`` read for this module
-  (commit 54e33b48) averages absolute differences for every kind of value; check against the revision behind a
-  published number. FOMM embedded faces with OpenFace; this variant uses dlib's descriptors, so values are not
-  comparable to FOMM's.
+* ``aed.dlib-resnet``: the formula of pose-evaluation's ``cmp.py`` (same revisions as above): per frame the *sum
+  of squared differences* of the two embeddings (the squared Euclidean distance, no square root), averaged over
+  frames. pose-evaluation embedded whole 96x96 frames with OpenFace; this variant embeds dlib's aligned face chips
+  with dlib's descriptor, another quantity, so FOMM's published AED is not placed beside it. (The docstring of an
+  earlier version cited revision 54e33b48, whose ``cmp.py`` averaged absolute differences; the last revision's
+  squares them.)
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from functools import partial
 
 import torch
 
-from bench.errors import WeightsError
+from bench.errors import ConfigError, WeightsError
 from bench.metrics import ALL, METRICS, MetricSpec, functional
 from bench.registry import import_object
 from bench.weights import WEIGHTS_ENV, ResolvedWeight, WeightsLocations, resolve
@@ -84,16 +84,20 @@ create_lpips_alex = partial(_create_lpips, "alex")
 create_lpips_vgg = partial(_create_lpips, "vgg")
 
 
-def create_csim_arcface(locations: WeightsLocations, device: str) -> tuple[Score, tuple[ResolvedWeight, ...]]:
+def _create_csim(alignment: str, locations: WeightsLocations, device: str) -> tuple[Score, tuple[ResolvedWeight, ...]]:
     from bench.metrics.arcface import load_arcface
     from bench.metrics.csim import csim
 
     model, resolved = load_arcface(locations, device)
 
     def score(pred: torch.Tensor, ref: torch.Tensor, pred_lm: torch.Tensor | None, ref_lm: torch.Tensor | None):
-        return csim(model, pred, pred_lm, ref, ref_lm)
+        return csim(model, pred, pred_lm, ref, ref_lm, alignment)
 
     return score, (resolved,)
+
+
+create_csim_arcface = partial(_create_csim, "arcface")
+create_csim_bilayer = partial(_create_csim, "bilayer")
 
 
 def create_fid(locations: WeightsLocations, device: str) -> BuiltMetric:
@@ -121,22 +125,31 @@ def _unavailable(spec: MetricSpec, locations: WeightsLocations) -> str | None:
 
 
 def build_metrics(
-    names: Sequence[str], locations: WeightsLocations, device: str = "cpu"
+    names: Sequence[str], locations: WeightsLocations, device: str = "cpu", *, allow_missing: bool = False
 ) -> tuple[list[BuiltMetric], list[SkippedMetric]]:
     """Metrics named in a config; ``"all"`` means every registered one, skipping those whose files are missing.
 
-    A metric asked for by name whose files are missing is a :class:`~bench.errors.WeightsError`.
+    Metrics asked for by name whose files are missing are one :class:`~bench.errors.WeightsError` naming every
+    missing file and where it goes, before any metric is built; with ``allow_missing`` they are skipped (listed,
+    with the same reasons) and the others run.
     """
     everything = ALL in names
-    wanted = METRICS.in_order() if everything else list(names)
-    built, skipped = [], []
+    wanted = METRICS.in_order() if everything else list(dict.fromkeys(names))
     for name in wanted:
-        spec = METRICS.get(name)
-        reason = _unavailable(spec, locations)
-        if reason is not None:
-            if not everything:
-                raise WeightsError(f"metric {name} was asked for but its weights are missing: {reason}")
-            skipped.append(SkippedMetric(name, reason))
+        source = METRICS.get(name).derived_from
+        if source and not everything and source not in wanted:
+            raise ConfigError(f"metric {name} is computed from {source}'s features: name {source} too")
+    specs = [spec for spec in (METRICS.get(name) for name in wanted) if not spec.derived_from]
+    reasons = {spec.name: reason for spec in specs if (reason := _unavailable(spec, locations)) is not None}
+    if reasons and not everything and not allow_missing:
+        listed = "; ".join(f"{name}: {reason}" for name, reason in reasons.items())
+        raise WeightsError(
+            f"{len(reasons)} metric(s) asked for have missing weights ({listed}); or pass --allow-missing-metrics "
+            "to run the others"
+        )
+    built, skipped = [], [SkippedMetric(name, reason) for name, reason in reasons.items()]
+    for spec in specs:
+        if spec.name in reasons:
             continue
         made = import_object(spec.factory)(locations, device)
         built.append(made if isinstance(made, BuiltMetric) else BuiltMetric(spec, made[0], tuple(made[1])))

@@ -44,6 +44,7 @@ class ModelSpec:
     paper: str = ""
     always_random: bool = False  # tiny test variants: random weights by design, labelled so
     optional_weights: tuple[str, ...] = ()  # passed to the factory when present and verified-or-unpinned
+    output_geometry: Literal["frame", "crop"] = "frame"  # what animate returns (bench.space): frames or crops
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ MODELS.register(
         ),
         needs_landmarks=True,
         paper=BILAYER_PAPER,
+        output_geometry="crop",
     ),
 )
 MODELS.register(
@@ -107,6 +109,7 @@ MODELS.register(
         weights=MODELS.get("bilayer.paper").weights,
         needs_landmarks=True,
         paper=BILAYER_PAPER,
+        output_geometry="crop",
     ),
 )
 MODELS.register(
@@ -117,6 +120,7 @@ MODELS.register(
         "bi-layer architecture at 64x64 with few channels, random weights (CPU tests)",
         needs_landmarks=True,
         paper=BILAYER_PAPER,
+        output_geometry="crop",
         always_random=True,
     ),
 )
@@ -167,7 +171,18 @@ MODELS.register(
     ModelSpec(
         "fomm.vox256",
         "baselines.fomm.factory:create_vox256",
-        "First Order Motion Model vox-256, absolute keypoints (reconstruction protocol)",
+        "First Order Motion Model vox-256 as its authors run it: absolute keypoints in self-reenactment "
+        "(reconstruction protocol), relative keypoints with adapted movement scale in cross-reenactment",
+        weights=("fomm.vox-cpk",),
+        paper=_FOMM_PAPER,
+    ),
+)
+MODELS.register(
+    "fomm.vox256.absolute",
+    ModelSpec(
+        "fomm.vox256.absolute",
+        "baselines.fomm.factory:create_vox256_absolute",
+        "First Order Motion Model vox-256, absolute keypoints in both protocols",
         weights=("fomm.vox-cpk",),
         paper=_FOMM_PAPER,
     ),
@@ -201,7 +216,7 @@ MODELS.register(
     ModelSpec(
         "fomm.tiny",
         "baselines.fomm.factory:create_tiny",
-        "First Order Motion Model, tiny config (64x64, random weights by design) for CPU tests",
+        "First Order Motion Model, tiny config (64x64, random weights by design, fomm.vox256's rules) for CPU tests",
         paper=_FOMM_PAPER,
         always_random=True,
     ),

@@ -61,6 +61,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk-frames", type=int, default=top["chunk_frames"], help="split clips into N-frame sequences")
     p.add_argument("--max-frames", type=int, default=top["max_frames"], help="read at most N frames per clip")
     p.add_argument("--masks", default=top["masks"], help="folder of masks MASKS/<clip path>/<frame>.png (segs/)")
+    p.add_argument(
+        "--no-segmenter",
+        action="store_true",
+        help="without --masks, write no segs/ (default: MediaPipe's selfie segmenter on every crop)",
+    )
     p.add_argument("--jpeg-quality", type=int, default=top["jpeg_quality"], help="of the bi-layer frames")
     p.add_argument("--workers", type=int, default=1, help="clips prepared in parallel processes (default: 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -79,18 +84,21 @@ def build_config(args: argparse.Namespace) -> PrepareConfig:
         max_frames=args.max_frames,
         jpeg_quality=args.jpeg_quality,
         masks=args.masks,
+        segmenter=not args.no_segmenter,
         crop=CropConfig(args.size, args.crop_scale, args.crop_mode, args.smooth_window),
         detect=DetectConfig(args.landmarks, args.detect_every, args.upsample, device=args.device),
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.config import check_device
     from bench.prepare.pipeline import prepare_clips
     from bench.weights import WeightsLocations
 
     config = build_config(args)
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    check_device(config.detect.device)
     where = WeightsLocations.from_environment(args.weights_dir, accept_mismatch=args.accept_hash_mismatch)
     result = prepare_clips(
         args.videos, args.out_root, config, locations=where, progress=not args.no_progress, workers=args.workers

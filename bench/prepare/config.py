@@ -92,7 +92,8 @@ class PrepareConfig:
     ``chunk_frames``: 0 writes each clip as one sequence; N > 0 splits it into sequences of N source frames.
     ``max_frames``: 0 reads every frame; N > 0 only the first N. ``jpeg_quality``: of the bi-layer ``.jpg`` frames.
     ``masks``: optional folder of foreground masks, ``MASKS/<clip path without .mp4>/<frame index:05d>.png``,
-    cropped like the frames into ``segs/``; empty: no ``segs`` (the bench then uses an all-ones mask).
+    cropped like the frames into ``segs/``. Without it, ``segmenter`` (default) writes ``segs/`` from MediaPipe's
+    selfie segmenter run on each written crop (:mod:`bench.masks`); ``segmenter = False`` writes no ``segs/``.
     """
 
     split: str = "test"
@@ -103,6 +104,7 @@ class PrepareConfig:
     max_frames: int = 0
     jpeg_quality: int = 95
     masks: str = ""
+    segmenter: bool = True
     crop: CropConfig = field(default_factory=CropConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
 

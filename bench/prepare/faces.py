@@ -21,9 +21,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, WeightsError
 from bench.prepare.config import DetectConfig
 from bench.weights import ResolvedWeight, WeightsLocations, require, resolve
+from bench.weights.load import UNREADABLE, load_state_dict
 
 __all__ = ["DlibBackend", "FaceAlignmentBackend", "FaceBackend", "FaceTracker", "box_iou", "load_backend"]
 
@@ -140,10 +141,32 @@ def load_backend(config: DetectConfig, locations: WeightsLocations) -> FaceBacke
         backend = config.backend
     if backend == "face-alignment":
         fan, s3fd = (require(name, locations) for name in FAN_NAMES)
-        return FaceAlignmentBackend(fan, s3fd, config.device)
+        return _face_alignment(fan, s3fd, config.device)
     if backend != "dlib":
         raise ConfigError(f"unknown landmark backend {backend!r}; use auto, dlib or face-alignment")
-    return DlibBackend(require(DLIB_NAME, locations), config.upsample)
+    predictor = require(DLIB_NAME, locations)
+    try:
+        return DlibBackend(predictor, config.upsample)
+    except RuntimeError as error:  # dlib's deserialisation error
+        raise WeightsError(
+            f"{predictor.path}: cannot read dlib's 68-point shape predictor ({str(error).strip().splitlines()[0]}); "
+            f"reinstall face-recognition-models, or put the file from {predictor.entry.url} there"
+        ) from error
+
+
+def _face_alignment(fan: ResolvedWeight, s3fd: ResolvedWeight, device: str) -> FaceBackend:
+    """The face-alignment backend; a file it cannot load is a :class:`WeightsError` naming that file."""
+    try:
+        return FaceAlignmentBackend(fan, s3fd, device)
+    except UNREADABLE as error:
+        for weight in (fan, s3fd):  # name the file that does not read (empty, truncated, code objects)
+            assert weight.path is not None
+            load_state_dict(weight.path, weight.entry.purpose, f"download {weight.entry.url} again")
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise WeightsError(
+            f"{fan.path} and {s3fd.path}: read, but do not fit face-alignment's 2D-FAN-4 and S3FD ({detail}); "
+            f"use the files of {fan.entry.url} and {s3fd.entry.url}"
+        ) from error
 
 
 def landmarks_identity(provenance: dict[str, Any]) -> str:

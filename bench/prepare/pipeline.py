@@ -50,10 +50,18 @@ log = logging.getLogger(__name__)
 
 SCHEMA = "bilayer-bench.prepare"
 SCHEMA_VERSION = 1
-SEGMENTATION_NOTE = (
-    "no segmenter ships offline: segs/ is written only from masks given with --masks; without segs the bench "
-    "uses an all-ones mask (no masking)"
-)
+
+
+def _segmentation_note(config: PrepareConfig) -> dict[str, Any]:
+    """Where the masks of segs/ come from, for MANIFEST.json."""
+    if config.masks:
+        return {"source": "given", "folder": str(Path(config.masks).expanduser()), "note": "cropped like the frames"}
+    if not config.segmenter:
+        return {"source": "none", "note": "no segs/ (--no-segmenter); the bench computes masks at run time"}
+    from bench.masks import segmenter_info
+
+    note = "run on each written crop; probabilities stored as 8-bit PNG"
+    return {"source": "segmenter", **segmenter_info().provenance(), "note": note}
 
 
 class UnusableMask(Exception):
@@ -126,9 +134,16 @@ def plan_sequences(
     return plans, no_face, dropped
 
 
-def _mask(clip: ClipSource, config: PrepareConfig, frame: str, shape: tuple[int, ...], box: SquareBox):
+def _mask(
+    clip: ClipSource, config: PrepareConfig, frame: str, shape: tuple[int, ...], box: SquareBox, crop: np.ndarray
+):
     if not config.masks:
-        return None
+        if not config.segmenter:
+            return None
+        from bench.masks import load_segmenter
+
+        probability = load_segmenter()(crop[None])[0]
+        return np.clip(np.rint(probability * 255.0), 0, 255).astype(np.uint8)
     path = Path(config.masks).expanduser() / clip.relative.with_suffix("") / f"{frame}.png"
     try:
         with Image.open(path) as image:
@@ -156,8 +171,9 @@ def _write(
             plan, k = wanted[index]
             box, frame = plan.boxes[k], plan.record.frames[k]
             points = crop_landmarks(landmarks[index], box, size)  # type: ignore[arg-type]
-            mask = _mask(clip, config, frame, image.shape, box)
-            staged.add(clip.person, clip.video, plan.record, frame, crop_image(image, box, size), points, mask)
+            crop = crop_image(image, box, size)
+            mask = _mask(clip, config, frame, image.shape, box, crop)
+            staged.add(clip.person, clip.video, plan.record, frame, crop, points, mask)
         if count != len(landmarks):
             raise UnreadableClip(f"the second decode gave {count} frames, the first {len(landmarks)}")
         return staged, staged.close()
@@ -179,6 +195,8 @@ def _process(clip: ClipSource, run: _Run) -> tuple[ClipRecord, StagedClip | None
     """Prepare one clip: its record and, when sequences were written, the staged outputs to commit."""
     start = time.perf_counter()
     record = _template(clip, run)
+    if clip.problem:
+        return replace(record, reason="bad name", detail=clip.problem), None
     try:
         stat = clip.path.stat()
     except OSError as error:
@@ -236,7 +254,7 @@ def _header(videos: Path, run: _Run) -> dict[str, Any]:
         "landmarks": run.landmarks,
         "crop_rule": "bi-layer per-frame square (bilayer.preprocess.crop_box) x scale; mode clip: the square "
         "around the union of a sequence's per-frame squares; landmarks mapped into the crop, not re-detected",
-        "segmentation": SEGMENTATION_NOTE,
+        "segmentation": _segmentation_note(run.config),
         "layouts": list(run.config.layouts),
     }
 

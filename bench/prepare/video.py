@@ -30,13 +30,15 @@ class UnreadableClip(Exception):
 
 @dataclass(frozen=True)
 class ClipSource:
-    """One input clip and the names it gets in the prepared data set."""
+    """One input clip and the names it gets in the prepared data set. ``problem``: why its names cannot be
+    used (the clip is then skipped as ``bad name``, recorded in ``skipped.csv``, and the others are prepared)."""
 
     path: Path
     person: str
     video: str
     clip: str
     relative: Path  # path below the input root (or as listed): where its masks are looked for
+    problem: str = ""
 
     @property
     def key(self) -> str:
@@ -59,13 +61,24 @@ def _names(parts: tuple[str, ...], stem: str) -> tuple[str, str]:
     return person, video
 
 
+def _name_problem(label: str, name: str) -> str:
+    """Why ``name`` cannot name a person, video or clip folder of the prepared data set ("" when it can)."""
+    if not name or "#" in name:
+        return f"{label} name {name!r} is empty or contains '#' (FOMM names split on '#'); rename it"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        return f"{label} name {name!r} contains a control character (a newline, a tab); rename it"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{label} name {name!r} is not valid UTF-8; rename it"
+    return ""
+
+
 def _source(path: Path, relative: Path) -> ClipSource:
     person, video = _names(path.absolute().parts, path.stem)
-    for label, name in (("person", person), ("video", video), ("clip", path.stem)):
-        if "#" in name or not name:
-            raise DataError(path, f"{label} name {name!r} is empty or contains '#' (FOMM names split on '#')",
-                            "rename the folder or file")
-    return ClipSource(path, person, video, path.stem, relative)
+    labelled = (("person", person), ("video", video), ("clip", path.stem))
+    problem = next((text for text in (_name_problem(*pair) for pair in labelled) if text), "")
+    return ClipSource(path, person, video, path.stem, relative, problem)
 
 
 def _listed(list_file: Path) -> list[ClipSource]:
@@ -90,10 +103,14 @@ def discover_clips(videos: Path, exclude: Path | None = None) -> list[ClipSource
     if not videos.exists():
         raise DataError(videos, "input not found", "pass a folder of .mp4 clips or a text file listing them")
     if videos.is_dir():
-        files = [p for p in videos.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
+        # links that lead nowhere (a loop) are kept: the clip is then skipped as unreadable, with the reason
+        files = [
+            p for p in videos.rglob("*") if (p.is_file() or p.is_symlink()) and p.suffix.lower() in VIDEO_SUFFIXES
+        ]
         if exclude is not None:
             outside = exclude.resolve()
-            files = [p for p in files if outside not in p.resolve().parents]
+            # the folder of each file, resolved (a file that is a symlink loop cannot be resolved itself)
+            files = [p for p in files if outside not in (p.parent.resolve(), *p.parent.resolve().parents)]
         clips = [_source(p, p.relative_to(videos)) for p in files]
     else:
         clips = _listed(videos)

@@ -3,7 +3,7 @@
 Layouts under OUT_ROOT (both may be written side by side):
 
 * bi-layer: ``imgs/SPLIT/PERSON/VIDEO/SEQ/FRAME.jpg`` (quality 95, 4:4:4), ``keypoints/.../FRAME.npy`` (float32
-  (68, 2) pixel x, y in the crop), ``segs/.../FRAME.png`` only when masks were given;
+  (68, 2) pixel x, y in the crop), ``segs/.../FRAME.png`` (given masks, or the segmenter's by default);
 * FOMM: ``SPLIT/PERSON#VIDEO#CLIP#START#END/FRAME.png`` or ``SPLIT/PERSON#VIDEO#CLIP#START#END.mp4``, FOMM's
   VoxCeleb name ``idPERSON#VIDEO#START#END`` with the utterance (``00001``) inserted: START and END are frame
   indices of the utterance clip, which would repeat between utterances of one video. ``bench.data`` reads
@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import io
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ import numpy as np
 from PIL import Image
 
 from bench.prepare.config import PrepareConfig
+from bench.records import atomic_write
 
 __all__ = [
     "MANIFEST_NAME",
@@ -258,7 +260,8 @@ class StagedClip:
         split = self.config.split
         paths = []
         if "bilayer" in self.config.layouts:
-            kinds = ("imgs", "keypoints", "segs") if self.config.masks else ("imgs", "keypoints")
+            with_segs = bool(self.config.masks) or self.config.segmenter
+            kinds = ("imgs", "keypoints", "segs") if with_segs else ("imgs", "keypoints")
             paths += [f"{kind}/{split}/{person}/{video}/{sequence.name}" for kind in kinds]
         if "fomm" in self.config.layouts:
             suffix = ".mp4" if self.config.fomm_format == "mp4" else ""
@@ -314,14 +317,13 @@ class StagedClip:
 
 
 def write_skipped_csv(path: Path, records: list[ClipRecord]) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["clip", "source", "reason", "detail", "frames_total"])
-        for r in records:
-            if r.status == "skipped":
-                writer.writerow([r.key, r.source, r.reason, r.detail, r.frames_total])
-    os.replace(temporary, path)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["clip", "source", "reason", "detail", "frames_total"])
+    for r in records:
+        if r.status == "skipped":
+            writer.writerow([r.key, r.source, r.reason, r.detail, r.frames_total])
+    atomic_write(path, buffer.getvalue())  # neutralises spreadsheet formulas in names
 
 
 def clear_staging(out_root: Path) -> None:

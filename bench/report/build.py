@@ -32,7 +32,7 @@ from bench.report.plots import (
 )
 from bench.report.provenance import ProvenanceSection, provenance_sections
 from bench.report.published import PublishedFigure, published_figures
-from bench.report.tables import ComparisonTable, quality_tables
+from bench.report.tables import ComparisonTable, difference_tables, quality_tables
 
 __all__ = ["Report", "build_report", "published_csv", "write_report"]
 
@@ -113,7 +113,7 @@ def build_report(
         title=title or f"bilayer-bench report: {names}",
         notices=tuple(_notices(inputs)),
         provenance=tuple(provenance_sections(inputs, view)),
-        quality=tuple(quality_tables(inputs.runs, figures, published=published)),
+        quality=tuple(quality_tables(inputs.runs, figures, published=published) + difference_tables(inputs.runs)),
         latency=latency_table(view, figures, tagged=tagged) if view is not None else None,
         latency_source=view.source if view is not None else "none",
         figures=tuple(_figures(inputs, view, max_frames)) if draw else (),

@@ -6,10 +6,11 @@ import csv
 import html
 import io
 import math
+import re
 
 from bench.report.tables import Cell, ComparisonTable, Row
 
-__all__ = ["format_number", "to_csv", "to_html", "to_latex", "to_markdown"]
+__all__ = ["format_number", "md_escape", "to_csv", "to_html", "to_latex", "to_markdown"]
 
 
 def format_number(value: float, decimals: int) -> str:
@@ -46,8 +47,16 @@ def _header_titles(table: ComparisonTable) -> list[str]:
 # Markdown ------------------------------------------------------------------------------------------------------
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("*", "\\*")
+_MD_SPECIAL = re.compile(r"([\\`*_<>|~$&])")
+
+
+def md_escape(text: str) -> str:
+    """``text`` (a name from the data set, a path, a title) as literal inline Markdown: one line, with the
+    characters that make emphasis, code, HTML, entities, math, table cells or strike-through escaped, no link
+    or image (``](`` is broken) and no block (heading, list, quote) at its start."""
+    flat = " ".join(str(text).splitlines())
+    escaped = _MD_SPECIAL.sub(r"\\\1", flat).replace("](", "]\\(").replace("][", "]\\[")
+    return "\\" + escaped if escaped.startswith(("#", "-", "+", "=")) else escaped
 
 
 def _md_cell(cell: Cell | None, decimals: int) -> str:
@@ -63,13 +72,13 @@ def _md_cell(cell: Cell | None, decimals: int) -> str:
 
 def to_markdown(table: ComparisonTable) -> str:
     """A GitHub-flavoured table; the published block starts with a labelled separator row."""
-    head = ["Method", *(["Frames"] if table.show_frames else []), *map(_md_escape, _header_titles(table))]
-    lines = [f"**Table: {table.title}.** {table.caption}", "", "| " + " | ".join(head) + " |"]
+    head = ["Method", *(["Frames"] if table.show_frames else []), *map(md_escape, _header_titles(table))]
+    lines = [f"**Table: {md_escape(table.title)}.** {md_escape(table.caption)}", "", "| " + " | ".join(head) + " |"]
     lines.append("|" + "|".join([":--", *["--:"] * (len(head) - 1)]) + "|")
     decimals = {c.key: table.decimals(c.key) for c in table.columns}
 
     def line(row: Row) -> str:
-        label = _md_escape(row.label) + (f"<sup>{row.source_marks()}</sup>" if row.sources else "")
+        label = md_escape(row.label) + (f"<sup>{row.source_marks()}</sup>" if row.sources else "")
         frames = [str(row.frames) if row.kind != "published" else "–"] if table.show_frames else []
         cells = [_md_cell(row.cells.get(c.key), decimals[c.key]) for c in table.columns]
         return "| " + " | ".join([label, *frames, *cells]) + " |"
@@ -79,10 +88,10 @@ def to_markdown(table: ComparisonTable) -> str:
         lines.append("| *— reported in paper (their data; not ranked) —* |" + " |" * (len(head) - 1))
         lines += [line(r) for r in table.published]
     lines.append("")
-    lines += [f"{i}. {_md_escape(s)}" for i, s in enumerate(table.sources, start=1)]
+    lines += [f"{i}. {md_escape(s)}" for i, s in enumerate(table.sources, start=1)]
     if table.sources:
         lines.append("")
-    lines += [f"- {_md_escape(note)}" for note in table.notes]
+    lines += [f"- {md_escape(note)}" for note in table.notes]
     lines += [f"- `{c.key}`: {c.description}" for c in table.columns if c.description]
     return "\n".join(lines) + "\n"
 

@@ -135,6 +135,20 @@ class RunRecord:
     timings: pd.DataFrame
     failures: pd.DataFrame
     latency: LatencyRecord | None = None
+    space: Mapping[str, Any] | None = None  # results.json "space" (bench.space.describe_space)
+    masks: Mapping[str, Any] | None = None  # results.json "masks" (bench.masks.provider.describe_masks)
+    differences: Sequence[Mapping[str, Any]] = ()  # results.json "differences" (bench.stats.paired_differences)
+
+    @property
+    def space_phrase(self) -> str:
+        """Where this run compared outputs with the ground truth, and where its masks came from."""
+        if not self.space:
+            return (
+                "evaluation space not recorded (a run from before evaluation spaces: outputs compared as whole frames, "
+                "crop models pasted into black frames)"
+            )
+        masks = f"; {self.masks['description']}" if self.masks else ""
+        return f"evaluation space {self.space.get('name')}: {self.space.get('description')}{masks}"
 
     @property
     def name(self) -> str:
@@ -172,8 +186,9 @@ class _Tables:
 def _tables_from_parts(path: Path, metrics: Mapping[str, Mapping[str, Any]]) -> _Tables:
     """The tables of a run that never wrote results.json, from the parts it finished (frame metrics only)."""
     from bench.aggregate import failures_table, frames_table, sequences_table, summary_table, timings_table
+    from bench.records import RunDirectory
 
-    parts = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((path / "parts").glob("*/*.json"))]
+    parts = RunDirectory(path).read_parts()  # a corrupt part is skipped with a warning, as --resume redoes it
     names = [name for name, info in metrics.items() if info.get("kind", "frame") == "frame"]
     frames = frames_table(parts, names)
     summary = summary_table(frames, names) if not frames.empty else pd.DataFrame()
@@ -246,6 +261,9 @@ def read_run(path: Path, tag: str = "R1") -> RunRecord:
         timings=tables.timings,
         failures=tables.failures,
         latency=latency,
+        space=results.get("space"),
+        masks=results.get("masks"),
+        differences=tuple(results.get("differences") or ()),
     )
 
 

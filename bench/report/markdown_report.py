@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bench.report import formats
+from bench.report.formats import md_escape
 from bench.report.outline import FigureBlock, Heading, Paragraph, Special, TableBlock, report_blocks
 
 if TYPE_CHECKING:
@@ -13,15 +14,11 @@ if TYPE_CHECKING:
 __all__ = ["render_markdown"]
 
 
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("*", "\\*")
-
-
 def _provenance(report: Report) -> list[str]:
     lines = []
     for section in report.provenance:
         lines += [f"**{section.title}**", ""]
-        lines += [f"- **{label}:** {_escape(text)}" for label, text in section.facts]
+        lines += [f"- **{label}:** {md_escape(text)}" for label, text in section.facts]
         lines.append("")
     return lines
 
@@ -37,10 +34,10 @@ def _published(report: Report) -> list[str]:
     for f in report.published:
         metric = f"{f.paper_metric} → {' or '.join(f.candidates)}"
         cells = [f.paper, f.method, f.dataset, f.protocol, metric, f"{f.published_value:g}", f.unit, f.device]
-        lines.append("| " + " | ".join(_escape(c) or "–" for c in [*cells, f.source, f.verified]) + " |")
+        lines.append("| " + " | ".join(md_escape(c) or "–" for c in [*cells, f.source, f.verified]) + " |")
     lines.append("")
     lines += [
-        f"- {_escape(f.paper_metric)} → {_escape(' or '.join(f.candidates))}: {_escape(f.note)}"
+        f"- {md_escape(f.paper_metric)} → {md_escape(' or '.join(f.candidates))}: {md_escape(f.note)}"
         for f in {(f.paper, f.paper_metric): f for f in report.published}.values()
     ]
     return lines
@@ -53,16 +50,18 @@ def _failures(report: Report) -> list[str]:
     else:
         lines += ["| Run | Model | Job | Error |", "|:--|:--|:--|:--|"]
         for row in report.failures.itertuples():
-            lines.append(f"| {row.run} | {row.model} | {_escape(str(row.job))} | {_escape(str(row.error))} |")
+            cells = (row.run, row.model, row.job, row.error)
+            lines.append("| " + " | ".join(md_escape(str(cell)) for cell in cells) + " |")
     skipped = [(run.tag, s) for run in report.inputs.runs for s in run.skipped_metrics]
     lines.append("")
     for tag, s in skipped:
-        lines.append(f"- Skipped metric `{s.get('name', '?')}` ({tag}): {_escape(str(s.get('reason', '')))}")
+        reason = md_escape(str(s.get("reason", "")))
+        lines.append(f"- Skipped metric `{s.get('name', '?')}` ({md_escape(tag)}): {reason}")
     return lines
 
 
 def render_markdown(report: Report) -> str:
-    lines = [f"# {report.title}", ""]
+    lines = [f"# {md_escape(report.title)}", ""]
     for block in report_blocks(report):
         if isinstance(block, Heading):
             lines += [f"## {block.text}", ""]
@@ -73,13 +72,13 @@ def render_markdown(report: Report) -> str:
         elif isinstance(block, FigureBlock):
             figure = block.figure
             lines += [
-                f"![Figure {block.number}: {figure.title}](figures/{figure.key}.png)",
+                f"![Figure {block.number}: {md_escape(figure.title)}](figures/{figure.key}.png)",
                 "",
-                f"*Figure {block.number}: {_escape(figure.caption)}*",
+                f"*Figure {block.number}: {md_escape(figure.caption)}*",
                 "",
             ]
         elif isinstance(block, Special) and block.kind == "notices":
-            lines += [line for notice in report.notices for line in (f"> **Note.** {_escape(notice)}", ">")][:-1]
+            lines += [line for notice in report.notices for line in (f"> **Note.** {md_escape(notice)}", ">")][:-1]
             lines.append("")
         elif isinstance(block, Special) and block.kind == "provenance":
             lines += _provenance(report)

