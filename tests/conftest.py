@@ -101,3 +101,14 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
         "resolution": settings.resolution,
         "cuda_version": torch.version.cuda,
     }
+
+
+def require_shared(path: Path, what: str) -> None:
+    """Skip a test whose golden data at ``path`` is missing, except in CI (``CI=true``), where fidelity tests must
+    run: there a missing ``shared/`` is a failure that says where it was looked for."""
+    if path.exists():
+        return
+    message = f"{what} not found at {path} (the shared/ folder beside the checkout)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message}: CI runs the fidelity tests, so the data must be there")
+    pytest.skip(message)

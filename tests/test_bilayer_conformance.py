@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from bilayer_cases import SHARED, write_case
+from conftest import require_shared
 
 from bench.cli import main
 from bench.conformance.bilayer import run_case, tolerance
@@ -15,12 +16,9 @@ from bilayer.config import BilayerConfig
 from bilayer.factory import random_model
 
 CASES = ["case_harmonic_on", "case_harmonic_off"]
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared conformance data not found at {SHARED}")
-
-
-@needs_shared
 @pytest.mark.parametrize("case", CASES)
 def test_shared_cases_conform(case: str) -> None:
+    require_shared(SHARED / case, "shared bi-layer conformance data")
     rows = run_case(SHARED / case)
     failed = [(r.name, r.max_abs_error, r.note) for r in rows if not r.passed]
     assert failed == []
@@ -36,8 +34,8 @@ def test_shared_cases_conform(case: str) -> None:
     assert len(rows) == 112
 
 
-@needs_shared
 def test_cli_prints_table_and_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    require_shared(SHARED / "case_harmonic_on", "shared bi-layer conformance data")
     assert main(["conformance", "bilayer", str(SHARED / "case_harmonic_on")]) == 0
     out = capsys.readouterr().out
     assert "112 of 112 arrays within tolerance" in out and "pred_enh_target_imgs" in out

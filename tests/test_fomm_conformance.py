@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import require_shared
 
 from baselines.fomm import (
     DenseMotionParams,
@@ -118,8 +119,7 @@ def _make_case(folder: Path, config: FommConfig, frames: int = 3, seed: int = 0)
 
 
 def test_shared_case_passes_and_compares_every_output() -> None:
-    if not (SHARED / "cases.npz").is_file():
-        pytest.skip(f"shared FOMM conformance data not found at {SHARED}")
+    require_shared(SHARED / "cases.npz", "shared FOMM conformance data")
     rows = run_case(SHARED)
     failed = [(r.name, r.max_abs_error, r.note) for r in rows if not r.passed]
     assert not failed
@@ -131,8 +131,7 @@ def test_shared_case_passes_and_compares_every_output() -> None:
 
 
 def test_shared_case_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
-    if not (SHARED / "cases.npz").is_file():
-        pytest.skip(f"shared FOMM conformance data not found at {SHARED}")
+    require_shared(SHARED / "cases.npz", "shared FOMM conformance data")
     assert main(["conformance", "fomm", str(SHARED)]) == 0
     assert "arrays within tolerance" in capsys.readouterr().out
 
@@ -177,3 +176,12 @@ def test_a_broken_case_is_a_one_line_error(
     (case / "other-cpk.pth.tar").unlink()
     assert main(["conformance", "fomm", str(case)]) == 2
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_missing_golden_data_fails_in_ci_and_skips_elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI runs the fidelity tests"):
+        require_shared(tmp_path / "absent", "golden data")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="golden data not found"):
+        require_shared(tmp_path / "absent", "golden data")
