@@ -163,6 +163,8 @@ class JobRunner:
                 reference = frames.truth
             elif metric.spec.cross_reference == "source":
                 reference = frames.source_reference
+            elif metric.spec.cross_reference == "driver":
+                reference = frames.truth  # the driving frames: no ground truth, but the pose to follow
             else:
                 continue
             if metric.spec.needs_landmarks and (driver_landmarks is None or reference.landmarks is None):

@@ -148,4 +148,7 @@ def test_run_on_real_faces(portrait: np.ndarray, tmp_path: Path) -> None:
     assert table.loc[("copy-source", "self", "npe.dlib68"), "value"] > 0.0
     assert table.loc[("oracle", "cross", "csim.dlib-resnet"), "value"] < 1.0  # the mirror image against the source
     assert ("oracle", "cross", "akd.dlib68") not in table.index  # needs ground truth
+    # pose followed in cross-reenactment: the oracle returns the driving frame itself, copy-source another pose
+    assert table.loc[("oracle", "cross", "npe.dlib68"), "value"] == pytest.approx(0.0, abs=1e-6)
+    assert table.loc[("copy-source", "cross", "npe.dlib68"), "value"] > 0.0
     assert table.loc[("oracle", "self", "akd.dlib68"), "metric_weights"] == "unverified"  # hashes not pinned

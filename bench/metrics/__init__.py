@@ -28,7 +28,9 @@ class MetricSpec:
     description: str
     kind: Literal["frame", "set"] = "frame"
     weights: tuple[str, ...] = ()
-    cross_reference: Literal["source"] | None = None  # identity metrics also score cross-reenactment vs the source
+    # cross-reenactment, which has no ground truth: identity metrics score against the source ("source"), pose
+    # metrics against the driving frame whose pose and expression the output should follow ("driver")
+    cross_reference: Literal["source", "driver"] | None = None
     needs_landmarks: bool = False
     full_variant: str = ""  # when the name alone does not say everything (window, data range)
     distance: str = ""  # set metrics: "module:function" (real features, generated features) -> value
@@ -122,7 +124,9 @@ for _spec in (
         False,
         "bench.metrics.evaluators:create_npe_dlib",
         "normalised pose error, our definition (the bi-layer paper's normalisation is not established): mean "
-        "Euclidean distance of dlib's 68 landmarks over the real frame's outer-eye-corner distance (points 36, 45)",
+        "Euclidean distance of dlib's 68 landmarks over the real frame's outer-eye-corner distance (points 36, 45); "
+        "cross-reenactment: against the driving frame (its pose and expression followed)",
+        cross_reference="driver",
         weights=("dlib.shape-predictor-68",),
     ),
     MetricSpec(
@@ -138,7 +142,9 @@ for _spec in (
         False,
         "bench.metrics.evaluators:create_npe_fan",
         "normalised pose error, our definition (the bi-layer paper's normalisation is not established), on "
-        "face-alignment's FAN landmarks: mean Euclidean distance over the real frame's outer-eye-corner distance",
+        "face-alignment's FAN landmarks: mean Euclidean distance over the real frame's outer-eye-corner distance; "
+        "cross-reenactment: against the driving frame (its pose and expression followed)",
+        cross_reference="driver",
         weights=("face-alignment.2dfan4", "face-alignment.s3fd"),
     ),
     MetricSpec(
