@@ -328,10 +328,12 @@ def _set_warnings(summary: pd.DataFrame) -> list[str]:
     if summary.empty:
         return []
     small = summary[summary["metric"].str.startswith("fid.") & (summary["n_frames"] < 2048)]
+    if small.empty:
+        return []
+    sets = ", ".join(f"{row.model} {row.protocol} ({row.n_frames})" for row in small.itertuples())
     return [
-        f"{row.metric} of {row.model} ({row.protocol}) is over {row.n_frames} generated frames, fewer than its 2048 "
-        "feature dimensions: FID is biased and noisy at this size; read KID beside it"
-        for row in small.itertuples()
+        f"FID over fewer generated frames than its 2048 feature dimensions for {sets}: biased and noisy at this "
+        "size; read KID beside it"
     ]
 
 

@@ -97,7 +97,7 @@ def test_saved_reference_statistics_reproduce_the_run_and_refuse_another_space(b
     values = [r.set_index("metric").value for r in (first.summary, again.summary)]
     assert values[1]["fid.inception-2015-12-05.2048"] == pytest.approx(values[0]["fid.inception-2015-12-05.2048"])
     assert values[1]["kid.inception-2015-12-05.2048"] == pytest.approx(values[0]["kid.inception-2015-12-05.2048"])
-    assert any("fewer than its 2048" in w for w in first.warnings)
+    assert any("fewer generated frames than its 2048" in w for w in first.warnings)
     other = RunConfig(**{**config.__dict__, "save_stats": "", "ref_stats": str(stats), "space": SpaceConfig()})
     with pytest.raises(ConfigError, match="space at 64"):
         run_benchmark(other, out_root=tmp_path / "c", progress=False)
