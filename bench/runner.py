@@ -37,7 +37,6 @@ from bench.aggregate import (
 from bench.config import RunConfig, config_to_dict, config_to_toml
 from bench.costs import cost_table, metric_timings_table
 from bench.data import Dataset, FrameData, open_dataset
-from bench.data.select import sequence_list_sha256
 from bench.distributed.comm import Communicator, SingleProcess, digest
 from bench.distributed.states import MetricStates, check_gathered, local_states, reduce_states
 from bench.environment import collect_environment, utc_now
@@ -159,7 +158,7 @@ def _sequence_list_record(config: RunConfig) -> dict[str, str] | None:
     if not config.data.sequence_list:
         return None
     path = Path(config.data.sequence_list).expanduser()
-    return {"path": str(path), "sha256": sequence_list_sha256(path)}
+    return {"path": str(path), "sha256": file_sha256(path)}
 
 
 def _data_info(
@@ -193,8 +192,8 @@ def _finalize(
     parts = record.sort_parts(parts)
     _save_stats(config, record, parts, states)
     if reference is not None:  # every model against the file's reference set instead of the run's real frames
-        fid = {key: replace(state, real=reference.moments()) for key, state in states.set_moments.items()}
-        states = replace(states, set_moments=fid)
+        real = reference.moments()
+        states = replace(states, set_moments={key: replace(s, real=real) for key, s in states.set_moments.items()})
     metric_record = record.read_json("metrics.json")
     metrics = [name for name, info in metric_record["metrics"].items() if info.get("kind", "frame") == "frame"]
     frames = frames_table(parts, metrics)
@@ -231,6 +230,7 @@ def _finalize(
     )
     if config.reference_model:
         atomic_write(record.path / "differences.csv", differences.to_csv(index=False))
+    space, masks, warnings = describe_space(config.space), _masks_record(config, parts), _set_warnings(summary)
     expected = len(jobs) * len(models)
     done = sum(p["status"] == "ok" for p in parts)
     status = "complete" if done == expected else "partial"
@@ -246,12 +246,12 @@ def _finalize(
             "environment": record.read_json("environment.json"),
             "data": record.read_json("data.json"),
             "weights": record.read_json("weights.json"),
-            "space": describe_space(config.space),
-            "masks": _masks_record(config, parts),
+            "space": space,
+            "masks": masks,
             "frame_sizes": sorted({tuple(p["frame_size"]) for p in parts if p["status"] == "ok" and "frame_size" in p}),
             "metrics": {**metric_record["metrics"], **derived},
             "skipped_metrics": metric_record["skipped"],
-            "warnings": _set_warnings(summary),
+            "warnings": warnings,
             "summary": summary.to_dict(orient="records"),
             "differences": differences.to_dict(orient="records"),
             "failures": failures.to_dict(orient="records"),
@@ -261,7 +261,6 @@ def _finalize(
     counts = frames.groupby(["model", "weights", "protocol"]).size().rename("frames").reset_index()
     order = {name: i for i, name in enumerate((*config.models, *config.protocol.kinds))}
     counts = counts.sort_values(["model", "protocol"], key=lambda column: column.map(order)).reset_index(drop=True)
-    results = record.read_json("results.json")
     return RunSummary(
         record.path,
         status,
@@ -270,10 +269,10 @@ def _finalize(
         counts,
         tuple(metric_record["skipped"]),
         costs,
-        space=results["space"],
-        masks=results["masks"],
+        space=space,
+        masks=masks,
         differences=differences,
-        warnings=tuple(results["warnings"]),
+        warnings=tuple(warnings),
     )
 
 

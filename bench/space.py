@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from bench.config import SpaceConfig
 from bench.errors import ConfigError, DataError, ModelOutputError
+from bilayer.preprocess import crop_box
 
 __all__ = [
     "CropOutput",
@@ -109,8 +110,6 @@ class _Frames(Protocol):
 
 def placement(space: SpaceConfig, frames: _Frames, what: str = "driving frames") -> Placement:
     """The boxes of ``frames`` in ``space``: the whole frame, or the bi-layer crop of each frame's landmarks."""
-    from bilayer.preprocess import crop_box
-
     height, width = (int(v) for v in frames.image.shape[-2:])
     count = int(frames.image.shape[0])
     if not space.is_crop:

@@ -10,10 +10,11 @@ from conftest import write_bilayer_dataset
 
 from bench.config import DataConfig, ProtocolConfig, RunConfig
 from bench.data import open_dataset
-from bench.data.select import round_robin, sequence_list_sha256
+from bench.data.select import round_robin
 from bench.data.types import SequenceRef
 from bench.errors import DataError
 from bench.runner import run_benchmark
+from bench.weights import file_sha256
 
 
 def _refs(spec: dict[str, int]) -> list[SequenceRef]:
@@ -47,7 +48,7 @@ def test_a_sequence_list_is_evaluated_exactly_and_recorded(tmp_path: Path) -> No
     )
     result = run_benchmark(config, out_root=tmp_path / "runs", progress=False)
     data = json.loads((result.run_dir / "data.json").read_text())
-    assert data["num_sequences"] == 2 and data["sequence_list"]["sha256"] == sequence_list_sha256(listing)
+    assert data["num_sequences"] == 2 and data["sequence_list"]["sha256"] == file_sha256(listing)
     frames = (result.run_dir / "frames.csv").read_text()
     assert "id01/vid0/seq1" in frames and "id00/vid0/seq0" in frames and "id00/vid0/seq1" not in frames
 

@@ -10,14 +10,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench.data.types import SequenceRef
 from bench.errors import DataError
 
-__all__ = ["read_sequence_list", "round_robin", "select_sequences", "sequence_list_sha256"]
+__all__ = ["read_sequence_list", "round_robin", "select_sequences"]
 
 
 def read_sequence_list(path: Path) -> list[str]:
@@ -42,10 +41,6 @@ def read_sequence_list(path: Path) -> list[str]:
     if not ids:
         raise DataError(path, "the sequence list names no sequence", "one PERSON/VIDEO/SEQUENCE a line")
     return ids
-
-
-def sequence_list_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def round_robin(sequences: Sequence[SequenceRef], count: int) -> list[SequenceRef]:

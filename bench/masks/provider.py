@@ -56,9 +56,9 @@ class MaskProvider:
 
     @property
     def cache(self) -> Path:
-        from bench.masks.selfie import segmenter_info
+        from bench.masks.selfie import SEGMENTER_VARIANT
 
-        return (self._cache or mask_cache_dir()) / segmenter_info().variant
+        return (self._cache or mask_cache_dir()) / SEGMENTER_VARIANT
 
     def origin(self, frame: FrameData) -> str:
         """Where ``frame``'s mask comes from: by the run's rule and whether the data set has a mask file for it."""
