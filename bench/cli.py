@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from bench.errors import BenchError, ConfigError
 
@@ -100,8 +100,15 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are :class:`ConfigError`s, so that ``main`` prints them as every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bilayer-bench",
         description="Quality and latency benchmark for one-shot talking-head models (bi-layer, FOMM).",
         epilog=EXAMPLES,
@@ -318,9 +325,9 @@ def _disk_full(error: OSError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; a :class:`~bench.errors.BenchError` (and a full disk) is one line on stderr and exit 2."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
+        args = build_parser().parse_args(argv)
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
         if args.command in EXTENSIONS:
             return importlib.import_module(EXTENSIONS[args.command]).run(args)
         return COMMANDS[args.command](args)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,18 @@ import numpy as np
 
 from bench.errors import ConfigError
 
-__all__ = ["ReferenceStats", "read_reference_stats", "write_reference_stats"]
+__all__ = ["ReferenceStats", "check_save_target", "read_reference_stats", "write_reference_stats"]
+
+
+def check_save_target(path: Path, metrics: tuple[str, ...]) -> None:
+    """Refuse --save-stats before a run starts when it cannot be honoured: no FID, or a folder it cannot write."""
+    if not any(name == "all" or name.startswith("fid.") for name in metrics):
+        raise ConfigError(f"--save-stats {path} needs FID among the run's metrics (its features are the statistics)")
+    if path.is_dir():
+        raise ConfigError(f"--save-stats {path} is a folder; name the .npz file to write")
+    parent = path.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise ConfigError(f"--save-stats {path}: the folder {parent} does not exist or is not writable; create it")
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,13 @@ def write_reference_stats(path: Path, stats: ReferenceStats) -> None:
 
 def read_reference_stats(path: Path, variant: str, space: dict[str, Any]) -> ReferenceStats:
     """The file's statistics, checked against the run's FID variant and evaluation space."""
+    if not path.is_file():
+        found = "is a folder" if path.is_dir() else "file not found"
+        raise ConfigError(f"--ref-stats {path}: {found}; pass an .npz written by --save-stats")
+    if not zipfile.is_zipfile(path):
+        raise ConfigError(
+            f"--ref-stats {path}: not an .npz archive (empty, truncated or another file); write one with --save-stats"
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             stats = ReferenceStats(
@@ -72,9 +92,7 @@ def read_reference_stats(path: Path, variant: str, space: dict[str, Any]) -> Ref
                 np.asarray(data["kid_features"], dtype=np.float32),
                 json.loads(str(data["provenance"])),
             )
-    except FileNotFoundError:
-        raise ConfigError(f"--ref-stats {path}: file not found; write one with --save-stats") from None
-    except (OSError, KeyError, ValueError) as error:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise ConfigError(f"--ref-stats {path}: not a reference statistics file of this suite ({error})") from error
     if stats.mu.ndim != 1 or stats.sigma.shape != (len(stats.mu), len(stats.mu)) or stats.count < 2:
         raise ConfigError(f"--ref-stats {path}: mu {stats.mu.shape} and sigma {stats.sigma.shape} do not match")

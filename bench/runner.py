@@ -50,7 +50,7 @@ from bench.metrics.kid import kid_rows, sample_rows
 from bench.models import MODELS, LoadedModel, create_model, frames_from_data
 from bench.protocols import Job, SkippedSequence, build_jobs
 from bench.records import RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, RunDirectory, atomic_write
-from bench.refstats import ReferenceStats, read_reference_stats, write_reference_stats
+from bench.refstats import ReferenceStats, check_save_target, read_reference_stats, write_reference_stats
 from bench.space import describe_space
 from bench.stats import paired_differences
 from bench.weights import WeightsLocations, file_sha256
@@ -277,7 +277,10 @@ def _finalize(
 
 
 def _reference_stats(config: RunConfig) -> ReferenceStats | None:
-    """The --ref-stats file, checked against the run's FID variant and space before anything is written."""
+    """The --ref-stats file, checked against the run's FID variant and space before anything is written (and a
+    --save-stats target checked there too)."""
+    if config.save_stats:
+        check_save_target(Path(config.save_stats).expanduser(), config.metrics)
     if not config.ref_stats:
         return None
     fid = [name for name in config.metrics if name.startswith("fid.")] or ["fid.inception-2015-12-05.2048"]

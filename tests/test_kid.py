@@ -102,3 +102,28 @@ def test_saved_reference_statistics_reproduce_the_run_and_refuse_another_space(b
     with pytest.raises(ConfigError, match="space at 64"):
         run_benchmark(other, out_root=tmp_path / "c", progress=False)
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "match"),
+    [
+        (["--ref-stats", "{tmp}/absent.npz"], "file not found"),
+        (["--ref-stats", "{tmp}"], "is a folder"),
+        (["--ref-stats", "{tmp}/empty.npz"], "not an .npz archive"),
+        (["--ref-stats", "{tmp}/text.npz"], "not an .npz archive"),
+        (["--save-stats", "{tmp}/x.npz", "--metrics", "l1"], "needs FID"),
+        (["--save-stats", "{tmp}/no/such/x.npz"], "does not exist or is not writable"),
+        (["--space", "weird"], "argument --space: invalid choice"),
+        (["--preset", "nope"], "--preset 'nope' is not one of"),
+        (["--metrics", "kid.inception-2015-12-05.2048"], "name fid.inception-2015-12-05.2048 too"),
+    ],
+)
+def test_bad_statistics_and_flags_are_one_line_before_any_folder(tmp_path, capsys, flags, match) -> None:
+    from cli_errors import cli_error
+
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "text.npz").write_text("not numpy")
+    out = tmp_path / "runs"
+    line = cli_error(capsys, "run", "--models", "oracle", "--out", out, *(f.format(tmp=tmp_path) for f in flags))
+    assert match in line
+    assert not out.exists()
