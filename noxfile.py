@@ -85,9 +85,10 @@ def latency(session: nox.Session) -> None:
 
 @nox.session
 def report(session: nox.Session) -> None:
-    """The default run turned into the paper-style report folder, then checked in headless Chromium (`-m browser`).
+    """The main job turned into the paper-style report folder, then checked in headless Chromium (`-m browser`).
 
-    `nox -s report` runs `bilayer-bench run` (the embedded default) and renders it into reports/default;
+    `nox -s report` runs `bilayer-bench run` (the main job: its evaluation and latency) and renders it into
+    reports/default, which is how the committed reports/default/ is made;
     `nox -s report -- RUN_DIR...` renders those run directories (or latency records) instead. The folder is
     BILAYER_BENCH_REPORT_OUT when set. The browser test is skipped where /usr/bin/chromium is missing.
     """
@@ -98,9 +99,13 @@ def report(session: nox.Session) -> None:
         import datetime
 
         parent = Path(session.create_tmp()) / datetime.datetime.now().strftime("runs-%Y%m%d-%H%M%S")
-        session.run("bilayer-bench", "run", "--out", str(parent), "--no-progress")
+        session.run("bilayer-bench", "run", "--out", str(parent), "--no-progress", "--no-report")
         sources = [str(path) for path in sorted(parent.iterdir()) if path.is_dir()]
-    session.run("bilayer-bench", "report", *sources, "--out", str(out))
+    if (out / "report.html").is_file():  # a report folder: written anew, so that no file of an older one stays
+        import shutil
+
+        shutil.rmtree(out)
+    session.run("bilayer-bench", "report", *sources, "--out", str(out), "--portable")
     offline = ("--disable-socket", "--allow-unix-socket", "-p", "no:cacheprovider")
     browser = ("tests/test_report_browser.py", "-m", "browser")
     session.run("python", "-m", "pytest", *browser, *offline, env={"BILAYER_BENCH_REPORT": str(out)})

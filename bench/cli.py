@@ -22,7 +22,8 @@ DEFAULT_OUT = Path("bench-runs")
 
 EXAMPLES = """\
 examples:
-  bilayer-bench run                                  # embedded default data set, sanity baselines
+  bilayer-bench run                                  # the main job: both models and the baselines, latency, report
+  bilayer-bench run --no-latency --no-report         # the evaluation only
   bilayer-bench run my.toml --weights-dir ~/weights  # a config of yours, real weights
   bilayer-bench run --data /data/vox2 --split test --models copy-source,oracle
   bilayer-bench run --resume bench-runs/20261122-101500-default   # continue an interrupted run
@@ -92,6 +93,18 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         metavar="RUN_DIR",
         help="continue an interrupted run directory with its own config.toml (no other run options)",
     )
+    run.add_argument(
+        "--latency",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="after the evaluation, time the run's models into RUN/latency.json ([latency] measure; default run: on)",
+    )
+    run.add_argument(
+        "--report",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="end by writing the report folder RUN/report/ (report; default run: on)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument(
         "--distributed",
@@ -117,9 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub)
-    weights = sub.add_parser("weights", help="list known weight files: where looked for, present, verified")
-    weights.add_argument("--weights-dir", help="folder with the real weight files")
-    weights.add_argument("--no-verify", action="store_true", help="do not hash the files found")
+    from bench.weights.cli import add_parser as add_weights_parser  # `weights` and `weights fetch`
+
+    add_weights_parser(sub)
     sub.add_parser("models", help="list registered models")
     conformance = sub.add_parser(
         "conformance",
@@ -159,7 +172,7 @@ def _check_resume_alone(args: argparse.Namespace) -> None:
 
 def _run_config(args: argparse.Namespace) -> RunConfig:
     """The run's configuration: a resumed run's own, or a file / preset / the default with the flags applied."""
-    from bench.config import default_config, load_config, load_preset, with_overrides
+    from bench.config import default_config, full_sampling, load_config, load_preset, with_overrides
 
     if args.resume is not None:
         from bench.records import RunDirectory
@@ -171,6 +184,8 @@ def _run_config(args: argparse.Namespace) -> RunConfig:
     config = default_config()
     if args.preset or args.config:
         config = load_preset(args.preset) if args.preset else load_config(args.config)
+    elif args.data:  # the main job's short sample is of the embedded default data set only
+        config = full_sampling(config)
     return with_overrides(
         config,
         models=_split(args.models),
@@ -191,6 +206,8 @@ def _run_config(args: argparse.Namespace) -> RunConfig:
         save_stats=args.save_stats,
         data__masks=args.masks,
         space__name=args.space,
+        latency__measure=args.latency,
+        report=args.report,
     )
 
 
@@ -222,8 +239,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"warning: {warning}")
     for skipped in result.skipped_metrics:
         print(f"skipped metric {skipped['name']}: {skipped['reason']}")
-    if config.random_weights:
-        print("note: RANDOM WEIGHTS were used where a model needs weights; those numbers are uncalibrated.")
+    _say_random_weights(result.weights_labels)
+    _followups(config, result.run_dir)
     print(f"run directory: {result.run_dir}")
     if not result.failures.empty:
         print(
@@ -237,27 +254,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_weights(args: argparse.Namespace) -> int:
-    from bench.weights import WEIGHTS, WeightsLocations, resolve
+def _say_random_weights(labels: dict[str, str]) -> None:
+    random = [model for model, label in labels.items() if label == "random"]
+    if random:
+        print(
+            f"note: {', '.join(random)} ran with RANDOM WEIGHTS (real files not found, or --random-weights): their "
+            "quality numbers say nothing about the methods; real weights: `bilayer-bench weights` lists each file, "
+            "where it is looked for and where it comes from (--weights-dir DIR or $BILAYER_BENCH_WEIGHTS)."
+        )
 
-    where = WeightsLocations.from_environment(args.weights_dir)
-    print(f"searched: explicit paths, {where.describe()}, packages that ship files")
-    status_text = {
-        "verified": "verified (sha256)",
-        "verified-prefix": "verified (sha256 prefix)",
-        "unpinned": "present, hash not pinned",
-        "mismatch": "HASH MISMATCH",
-        "missing": "missing",
-    }
-    for name in WEIGHTS:
-        r = resolve(name, where, verify=not args.no_verify)
-        status = status_text[r.verification] if r.present else "missing"
-        if r.present and args.no_verify:
-            status = "present (not hashed)"
-        where_text = f"{r.path} [{r.source}]" if r.present else f"put at WEIGHTS_DIR/{r.entry.layout_path}"
-        print(f"{name:28s} {status:26s} {where_text}")
-        print(f"{'':28s} {r.entry.purpose}; from {r.entry.url}")
-    return 0
+
+def _followups(config: RunConfig, run_dir: Path) -> None:
+    """The run's latency and report when its config asks (bench.followup), after its table."""
+    from bench.followup import measure_latency, write_run_report
+
+    if config.latency.measure:
+        print("measuring latency of the run's models (short settings) ...", file=sys.stderr, flush=True)
+        print(measure_latency(config, run_dir, say=lambda text: print(text, file=sys.stderr, flush=True)))
+        print(f"latency record: {run_dir / 'latency.json'}")
+    if config.report:
+        print(f"report: {write_run_report(run_dir)} (and report.md, tables/, figures/ beside it)")
+
+
+def _cmd_weights(args: argparse.Namespace) -> int:
+    from bench.weights.cli import run  # the listing and `weights fetch`
+
+    return run(args)
 
 
 def _cmd_models(args: argparse.Namespace) -> int:

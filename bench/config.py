@@ -30,13 +30,16 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = [
     "DataConfig",
+    "LatencyRunConfig",
     "ProtocolConfig",
+    "RandomWeights",
     "RunConfig",
     "SpaceConfig",
     "check_device",
     "config_to_dict",
     "config_to_toml",
     "default_config",
+    "full_sampling",
     "load_config",
     "load_preset",
 ]
@@ -132,6 +135,38 @@ class SpaceConfig:
 
 
 @dataclass(frozen=True)
+class LatencyRunConfig:
+    """``[latency]``: after the evaluation, time the run's models with the latency harness (:mod:`bench.latency`)
+    into ``RUN/latency.json``, on the run's device and threads, float32, batch 1. The defaults are short settings
+    (a few timed calls per stage, said so in the record and the report); ``bilayer-bench latency`` takes longer
+    ones."""
+
+    measure: bool = False
+    frame_runs: int = 8  # timed calls per per-frame stage (animate, end_to_end), in total over the rounds
+    frame_min_time: float = 1.0  # seconds those calls add up to at least
+    prepare_runs: int = 3  # timed calls of prepare (per avatar)
+    rounds: int = 2  # interleaved rounds the samples spread over
+    calibration_size: int = 1024  # side of the square matmul of the calibration
+
+    def __post_init__(self) -> None:
+        for name in ("frame_runs", "prepare_runs", "rounds", "calibration_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"latency.{name} must be >= 1, got {getattr(self, name)}")
+        if self.frame_min_time < 0:
+            raise ConfigError(f"latency.frame_min_time must be >= 0 seconds, got {self.frame_min_time}")
+
+    @property
+    def label(self) -> str:
+        return (
+            f"short settings of the run ({self.frame_runs} timed calls per frame stage over >= {self.frame_min_time:g}"
+            f" s, {self.prepare_runs} per prepare, {self.rounds} rounds); `bilayer-bench latency` samples longer"
+        )
+
+
+RandomWeights = bool | Literal["missing"]
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """One evaluation run."""
 
@@ -145,15 +180,20 @@ class RunConfig:
     threads: int = 0  # 0: leave torch's default
     batch_size: int = 4
     seed: int = 0
-    random_weights: bool = False
+    # false: real weights (a missing file is an error); true: random weights for every model that has weights;
+    # "missing": real weights where all of a model's files are found, random weights (labelled) where not
+    random_weights: RandomWeights = False
     weights_dir: str = ""
     accept_hash_mismatch: bool = False  # use weight files whose sha256 differs from the release (labelled unverified)
-    samples_per_job: int = 2  # generated frames saved as PNG for the first job of each protocol
+    samples_per_job: int = 2  # frames saved as PNG (in the space) per saved job, for figures and videos
+    sample_jobs: Literal["first", "all"] = "first"  # which jobs save them: the first of each protocol, or every job
     reference_model: str = ""  # paired differences of every model against this one (bench.stats); "": none
     allow_missing_metrics: bool = False  # named metrics whose weights are missing: skipped (listed) instead of an error
     published: tuple[str, ...] = ()  # papers whose published rows the report sets beside ours (published.csv); (): all
     ref_stats: str = ""  # FID/KID reference statistics (.npz, bench.refstats) instead of the run's own real frames
     save_stats: str = ""  # write the run's reference statistics there (.npz) for later runs' ref_stats
+    latency: LatencyRunConfig = field(default_factory=LatencyRunConfig)
+    report: bool = False  # end by writing RUN/report/ (bilayer-bench report RUN --out RUN/report)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -175,6 +215,8 @@ class RunConfig:
             raise ConfigError(f"seed must be an integer in [0, 2**63), got {self.seed}")
         if self.samples_per_job < 0:
             raise ConfigError(f"samples_per_job must be >= 0, got {self.samples_per_job}")
+        if self.random_weights not in (True, False, "missing"):
+            raise ConfigError(f'random_weights must be true, false or "missing", got {self.random_weights!r}')
 
 
 _DEVICE = re.compile(r"cpu|cuda(:[0-9]+)?|mps")
@@ -277,6 +319,19 @@ def load_preset(name: str) -> RunConfig:
         raise ConfigError(f"--preset {name!r} is not one of {', '.join(PRESETS)}")
     text = resources.files("bench").joinpath(f"configs/{name}.toml").read_text(encoding="utf-8")
     return config_from_dict(tomllib.loads(text), f"bench/configs/{name}.toml")
+
+
+def full_sampling(config: RunConfig) -> RunConfig:
+    """``config`` evaluating every sequence and every driving frame, saving samples of the first job of each
+    protocol: what ``--data ROOT`` without a config file or preset runs, so that the main job's short sample of the
+    embedded default data set (default.toml) never silently shortens a user's data set."""
+    return replace(
+        config,
+        data=replace(config.data, max_sequences=0),
+        protocol=replace(config.protocol, driver_stride=1, max_drivers=0),
+        sample_jobs="first",
+        samples_per_job=min(config.samples_per_job, 2),
+    )
 
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from bench.errors import ModelOutputError
 from bench.metrics.evaluators import BuiltMetric
 from bench.models import Frames, LoadedModel
 from bench.protocols import Job
-from bench.records import RunDirectory
+from bench.records import INPUTS, RunDirectory, sample_frame_name
 from bench.space import (
     CropOutput,
     Crops,
@@ -208,7 +208,7 @@ class JobRunner:
         names = frames.names
         if job.id in self.sample_jobs:
             for i in range(min(self.config.samples_per_job, len(predicted))):
-                path = self.record.sample_path(loaded.spec.name, job.protocol, f"{i:02d}_{names[i]}.png")
+                path = self.record.sample_file(loaded.spec.name, job.protocol, job.id, sample_frame_name(i, names[i]))
                 save_png(path, predicted[i])
         frame_metrics = self.frame_metric_names
         rows = [
@@ -230,7 +230,8 @@ class JobRunner:
 
 
 def save_inputs(record: RunDirectory, job: Job, frames: JobFrames, count: int) -> None:
-    """The source and the first driving frames as the metrics see them (in the space), for the report."""
-    save_png(record.sample_path("_inputs", job.protocol, "source.png"), frames.source_reference.image[0])
+    """The source and the first ``count`` references as the metrics see them (in the space), for the report."""
+    save_png(record.sample_file(INPUTS, job.protocol, job.id, "source.png"), frames.source_reference.image[0])
     for i in range(min(count, len(frames.names))):
-        save_png(record.sample_path("_inputs", job.protocol, f"{i:02d}_{frames.names[i]}.png"), frames.truth.image[i])
+        path = record.sample_file(INPUTS, job.protocol, job.id, sample_frame_name(i, frames.names[i]))
+        save_png(path, frames.truth.image[i])

@@ -16,7 +16,11 @@ Layout of ``RUN_DIR``::
     cost.csv           per model: its own ms per generated frame against the metrics' (bench.costs)
     failures.csv       jobs that failed: model, job, file, error
     results.json       schema "bilayer-bench/results" version RESULTS_SCHEMA_VERSION: summary rows + all of the above
-    samples/           a few generated frames (PNG) for qualitative figures
+    samples/           generated frames in the evaluation space (PNG) for qualitative figures and videos:
+                       samples/MODEL/PROTOCOL/JOB/NN_FRAME.png per saved job (:func:`sample_folder`), and
+                       samples/_inputs/PROTOCOL/JOB/ (source.png, NN_FRAME.png: the reference each output is
+                       compared with, i.e. the ground truth in self-reenactment, the driving frame in cross);
+                       NN is frames.csv's frame_index, FRAME its driver_frame; MODEL and JOB as in parts/
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
     from bench.protocols import Job
 
 __all__ = [
+    "INPUTS",
     "RESULTS_SCHEMA",
     "RESULTS_SCHEMA_VERSION",
     "RunDirectory",
@@ -56,6 +61,8 @@ __all__ = [
     "atomic_write",
     "file_stem",
     "json_safe",
+    "sample_folder",
+    "sample_frame_name",
 ]
 
 logger = logging.getLogger(__name__)
@@ -106,6 +113,21 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
     return value
+
+
+INPUTS = "_inputs"
+"""The owner of the saved inputs (source and references) under samples/; never a model name (they need a dot
+or a letter first, and file_stem keeps the underscore, so no model folder can be named so)."""
+
+
+def sample_frame_name(frame_index: int, driver_frame: str) -> str:
+    """The file name of one saved frame: frames.csv's frame_index (two digits at least) and driver_frame."""
+    return f"{frame_index:02d}_{file_stem(driver_frame)}.png"
+
+
+def sample_folder(run_dir: Path, owner: str, protocol: str, job_id: str) -> Path:
+    """``RUN/samples/OWNER/PROTOCOL/JOB``: the saved frames of one job (see the module docstring)."""
+    return Path(run_dir) / "samples" / file_stem(owner, dots=True) / file_stem(protocol) / file_stem(job_id)
 
 
 def _slug(text: str) -> str:
@@ -342,7 +364,8 @@ class RunDirectory:
     def read_array(self, model: str, job_id: str, name: str) -> np.ndarray:
         return np.load(self.array_path(model, job_id, name), allow_pickle=False)
 
-    def sample_path(self, *parts: str) -> Path:
-        path = self.path / "samples" / Path(*(_slug(p) for p in parts[:-1])) / parts[-1]
+    def sample_file(self, owner: str, protocol: str, job_id: str, name: str) -> Path:
+        """Where a saved frame goes (its folder created): ``owner`` is a model or :data:`INPUTS`."""
+        path = sample_folder(self.path, owner, protocol, job_id) / name
         path.parent.mkdir(parents=True, exist_ok=True)
         return path

@@ -16,7 +16,7 @@ import logging
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,7 @@ class RunSummary:
     masks: dict[str, Any] | None = None  # bench.masks.provider.describe_masks
     differences: pd.DataFrame | None = None  # bench.stats.paired_differences against config.reference_model
     warnings: tuple[str, ...] = ()  # what a reader must know about a value (e.g. FID over few frames)
+    weights_labels: dict[str, str] = field(default_factory=dict)  # model -> none/verified/unverified/random
 
     @property
     def caption(self) -> str:
@@ -273,6 +274,7 @@ def _finalize(
         masks=masks,
         differences=differences,
         warnings=tuple(warnings),
+        weights_labels={m.spec.name: m.weights_label for m in models},
     )
 
 
@@ -459,8 +461,9 @@ def run_benchmark(
         )
     )
     first_of_protocol = {j.protocol: j.id for j in reversed(jobs)}
+    saved = {j.id for j in jobs} if config.sample_jobs == "all" else set(first_of_protocol.values())
     masks = MaskProvider(config.data.masks)
-    runner = JobRunner(config, record, set(first_of_protocol.values()), metrics)
+    runner = JobRunner(config, record, saved, metrics)
     mine = comm.shard(jobs)
     failure, generated, start = None, 0, time.perf_counter()
     try:

@@ -13,6 +13,9 @@ import pytest
 
 from bench.cli import main
 
+BASELINES_RUN = ("--models", "copy-source,oracle", "--metrics", "l1", "--no-progress", "--threads", "1")
+BASELINES_RUN += ("--no-latency", "--no-report")  # the evaluation only: no latency, no report
+
 __all__ = ["assert_one_line_error", "cli", "cli_error", "run_dirs"]
 
 

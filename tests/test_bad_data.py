@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_errors import run_dirs
+from cli_errors import BASELINES_RUN, run_dirs
 from PIL import Image
 
 from bench.cli import main
@@ -25,7 +25,7 @@ from bench.report.formats import md_escape
 from bench.report.markdown_report import render_markdown
 from bench.runner import run_benchmark
 
-_RUN = ("--models", "copy-source,oracle", "--metrics", "l1", "--no-progress", "--threads", "1")
+_RUN = BASELINES_RUN
 
 
 def _png_header(path: Path, width: int, height: int) -> Path:

@@ -30,7 +30,7 @@ from bench.prepare.samples import write_clip
 from bilayer.checkpoint import MAIN_RUN
 from bilayer.factory import TINY, random_model
 
-_RUN = ("--metrics", "l1", "--no-progress", "--threads", "1")
+_RUN = ("--metrics", "l1", "--no-progress", "--threads", "1", "--no-latency", "--no-report")
 IDENTITY = f"runs/{MAIN_RUN}/checkpoints/2225_identity_embedder.pth"
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_errors import assert_one_line_error, cli, cli_error, run_dirs
+from cli_errors import BASELINES_RUN, assert_one_line_error, cli, cli_error, run_dirs
 from conftest import write_bilayer_dataset
 from PIL import Image
 
@@ -31,7 +31,7 @@ from bench.errors import ConfigError, DataError
 from bench.records import RunDirectory, file_stem
 from bench.runner import run_benchmark
 
-_RUN = ("--models", "copy-source,oracle", "--metrics", "l1", "--no-progress", "--threads", "1")
+_RUN = BASELINES_RUN
 
 
 def _config(root: Path, **changes: object) -> RunConfig:

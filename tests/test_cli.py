@@ -61,6 +61,10 @@ def test_run_prints_the_table_and_the_run_directory(
             "1",
             "--metrics",
             "l1,psnr,ssim",
+            "--models",
+            "copy-source,oracle",
+            "--no-latency",
+            "--no-report",
         ]
     )
     out = capsys.readouterr().out
@@ -79,7 +83,8 @@ def test_failures_give_exit_code_one_and_the_resume_command(
 ) -> None:
     bad = bilayer_root / "imgs" / "test" / "id00" / "vid0" / "seq1" / "1.jpg"
     bad.write_bytes(b"")
-    code = main(["run", "--data", str(bilayer_root), "--out", str(tmp_path), "--no-progress", "--metrics", "l1"])
+    args = ["--models", "copy-source,oracle", "--metrics", "l1", "--no-latency", "--no-report"]
+    code = main(["run", "--data", str(bilayer_root), "--out", str(tmp_path), "--no-progress", *args])
     err = capsys.readouterr().err
     assert code == 1
     assert str(bad) in err and "bilayer-bench run --resume" in err

@@ -212,3 +212,22 @@ def test_wrong_and_mis_shaped_keys_are_listed(tmp_path: Path, released_state: di
         r"mis-shaped 1: output_layer.3.bias \(511,\) \(expected \(512,\)\)\)",
     ):
         load_arcface(_where(tmp_path))
+
+
+def test_reference_embeddings_once_for_every_model(weights_dir: Path) -> None:
+    """The run's CSIM scores every model of a job against the same reference tensor: embedded once, same values."""
+    from bench.metrics.evaluators import create_csim_arcface
+
+    score, _ = create_csim_arcface(_where(weights_dir), "cpu")
+    generator = torch.Generator().manual_seed(4)
+    reference = torch.rand(2, 3, 160, 160, generator=generator)
+    landmarks = _landmarks(_similarity(TEMPLATE, 1.2, 5.0, (12.0, 8.0))).repeat(2, 1, 1)
+    models = [torch.rand(2, 3, 160, 160, generator=generator) for _ in range(3)]
+    values = [score(pred, reference, landmarks, landmarks) for pred in models]
+    assert score.reference_memo.frames == 2  # three models, two real frames, embedded once
+    for pred, value in zip(models, values, strict=True):
+        torch.testing.assert_close(
+            value, csim(load_arcface(_where(weights_dir))[0], pred, landmarks, reference, landmarks)
+        )
+    score(models[0], reference.clone(), landmarks, landmarks)  # another tensor (e.g. the next job): embedded again
+    assert score.reference_memo.frames == 4

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from conftest import write_bilayer_dataset
 
-from bench.config import RunConfig, default_config, with_overrides
+from bench.config import RunConfig, default_config, full_sampling, with_overrides
 from bench.data.types import SequenceRef
 from bench.distributed import DistributedError, Launch, launch_from_environment, rank_device, shard_jobs
 from bench.distributed.launch import timeout_from_environment
@@ -30,6 +30,8 @@ from bench.runner import RunSummary, run_benchmark
 
 FID = "fid.inception-2015-12-05.2048"
 CHEAP_AND_FID = ("l1", "psnr", "ssim", FID)
+BASELINES = ("copy-source", "oracle")
+EVALUATION_ONLY = ["--models", ",".join(BASELINES), "--no-latency", "--no-report"]  # as BASELINES below
 
 # --- launch environment --------------------------------------------------------------------------------------------
 
@@ -146,13 +148,26 @@ def _corrupt_small_dataset(root: Path) -> Path:
     return data
 
 
+def _baselines_config(data: Path) -> RunConfig:
+    """The sanity baselines over every frame of ``data``, cheap metrics and FID, evaluation only."""
+    return with_overrides(
+        full_sampling(default_config()),
+        models=BASELINES,
+        metrics=CHEAP_AND_FID,
+        threads=1,
+        data__root=str(data),
+        latency__measure=False,
+        report=False,
+    )
+
+
 def test_two_processes_write_the_record_of_one(tmp_path: Path) -> None:
     """gloo, 2 processes, FID included; a corrupt frame fails its job on one rank and is recorded as in one."""
     data = _corrupt_small_dataset(tmp_path / "data")
-    config = with_overrides(default_config(), metrics=CHEAP_AND_FID, threads=1, data__root=str(data))
+    config = _baselines_config(data)
     single = run_benchmark(config, out_root=tmp_path / "single", progress=False)
     assert single.status == "partial" and list(single.failures.job) == ["self:id01/vid0/seq1"] * 2
-    args = ["--data", str(data), "--metrics", ",".join(CHEAP_AND_FID), "--threads", "1"]
+    args = ["--data", str(data), "--metrics", ",".join(CHEAP_AND_FID), "--threads", "1", *EVALUATION_ONLY]
     done = _torchrun(args, tmp_path / "sharded")
     assert done.returncode == 1, done.stderr[-3000:]  # 1: a job failed, as the single-process CLI says
     assert "self:id01/vid0/seq1" in done.stderr and "fix them and continue with" in done.stderr
@@ -217,7 +232,7 @@ def _resumable_run(config: RunConfig, out: Path, stop_after: int) -> Path:
 @pytest.mark.slow
 def test_two_processes_resume_a_single_process_run(tmp_path: Path) -> None:
     data = write_bilayer_dataset(tmp_path / "data", persons=3, videos=1, sequences=2, frames=3)
-    config = with_overrides(default_config(), metrics=CHEAP_AND_FID, threads=1, data__root=str(data))
+    config = _baselines_config(data)
     whole = run_benchmark(config, out_root=tmp_path / "whole", progress=False)
     interrupted = _resumable_run(config, tmp_path / "interrupted", stop_after=4)
     done = _torchrun(["--resume", str(interrupted)], tmp_path / "unused")
@@ -228,10 +243,9 @@ def test_two_processes_resume_a_single_process_run(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_two_processes_on_the_default_data_set_write_the_record_of_one(tmp_path: Path) -> None:
     """The issue's check: the default run (default metrics, FID included) sharded over two processes."""
-    config = with_overrides(default_config(), threads=1)
+    config = with_overrides(default_config(), models=BASELINES, threads=1, latency__measure=False, report=False)
     single: RunSummary = run_benchmark(config, out_root=tmp_path / "single", progress=False)
     assert single.status == "complete" and FID in set(single.summary.metric)
-    done = _torchrun(["--threads", "1"], tmp_path / "sharded")
+    done = _torchrun(["--threads", "1", *EVALUATION_ONLY], tmp_path / "sharded")
     assert done.returncode == 0, done.stderr[-3000:]
     _assert_same_record(single.run_dir, _only_run_dir(tmp_path / "sharded"))
-

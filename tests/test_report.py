@@ -54,6 +54,7 @@ def test_report_folder_has_every_output(report_dir: Path) -> None:
     assert figures == {
         "quality-vs-latency",
         "latency-distributions",
+        "total-time",
         "sequences-self",
         "qualitative-self",
         "qualitative-cross",
@@ -68,7 +69,8 @@ def test_report_folder_has_every_output(report_dir: Path) -> None:
 def test_quality_table_has_arrows_bold_best_intervals_and_marks(report_dir: Path, run_dir: Path) -> None:
     text = (report_dir / "tables" / "quality-self.md").read_text()
     header = _rows(text)[0]
-    assert "l1 ↓" in header and "psnr ↑" in header and "ssim ↑" in header
+    assert "L1 ↓" in header and "PSNR (dB) ↑" in header and "SSIM ↑" in header  # short names (bench.report.names)
+    assert "L1 = `l1.rgb01`" in text and "PSNR (dB) = `psnr.rgb01`" in text  # the variant each one stands for
     rows = {r.split(" | ")[0].removeprefix("| "): r for r in _rows(text)[1:]}
     assert "fomm.tiny [RANDOM WEIGHTS]" in rows and "bilayer.tiny [RANDOM WEIGHTS]" in rows
     assert "**" not in rows["oracle"] and "**" not in rows["copy-source"]  # sanity baselines are not ranked
@@ -96,8 +98,8 @@ def test_published_rows_come_after_a_labelled_rule_and_are_never_bold(report_dir
 
 def test_latex_is_booktabs_with_escaped_text(report_dir: Path) -> None:
     tex = (report_dir / "tables" / "quality-self.tex").read_text()
-    order = [tex.index(k) for k in (r"\begin{tabular}", r"\toprule", r"\midrule", r"\bottomrule", r"\end{tabular}")]
-    assert order == sorted(order)
+    order = [tex.index(k) for k in (r"\begin{tabular}", r"\toprule", r"\midrule", r"\bottomrule")]
+    assert order == sorted(order) and tex.rindex(r"\end{tabular}") > order[-1]  # cells nest a one-column tabular
     assert r"\hline" not in tex and tex.count(r"\begin{") == tex.count(r"\end{")
     columns = re.search(r"\\begin\{tabular\}\{(l r*)\}", tex.replace("}{l", "}{l "))
     assert columns is not None

@@ -1,4 +1,5 @@
-"""The HTML report renders in headless Chromium with every figure; a screenshot goes into the report folder.
+"""The HTML report renders in headless Chromium with every figure and no table cut (at a laptop's width and at a
+narrow one), links its videos; a screenshot goes into the report folder.
 
 Opt-in (marker ``browser``) and skipped where ``/usr/bin/chromium`` is missing. With ``BILAYER_BENCH_REPORT`` set
 to a report folder (the nox ``report`` session does), that report is checked; otherwise a small one is rendered.
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageStat
-from test_report_records import make_run
+from test_report_records import make_run, write_job_samples
 
 from bench.report import build_report, load_inputs, write_report
 
@@ -60,6 +61,7 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return Path(given).resolve()
     base = tmp_path_factory.mktemp("browser")
     run = make_run(base / "data", base / "runs", models=("copy-source", "oracle", "fomm.tiny"))
+    write_job_samples(run, size=32, first_job_only=True)  # the per-job layout, as the runner saves it
     write_report(build_report(load_inputs([run])), base / "report")
     return base / "report"
 
@@ -74,6 +76,27 @@ def test_every_figure_renders(report_dir: Path) -> None:
     assert found is not None, "the page's load script did not run: " + result.stdout[:500]
     assert (int(found.group(1)), int(found.group(2))) == (expected, expected)
     assert 'id="provenance-block"' in result.stdout
+
+
+@pytest.mark.parametrize("width", [1280, 560])
+def test_no_table_is_cut(report_dir: Path, width: int) -> None:
+    page = report_dir / "report.html"
+    tables = len(re.findall(r"<table\s", page.read_text(encoding="utf-8")))
+    assert tables > 0
+    result = _chromium(f"--window-size={width},1200", "--virtual-time-budget=5000", "--dump-dom", page.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = re.search(r'data-tables-ok="(\d+)/(\d+)"', result.stdout)
+    assert found is not None, "the page's load script did not run: " + result.stdout[:500]
+    assert (int(found.group(1)), int(found.group(2))) == (tables, tables), f"tables cut at {width} px"
+
+
+def test_videos_are_linked_and_present(report_dir: Path) -> None:
+    links = re.findall(r'href="(videos/[^"]+\.mp4)"', (report_dir / "report.html").read_text(encoding="utf-8"))
+    if not os.environ.get("BILAYER_BENCH_REPORT"):
+        assert links, "the fixture's run saved every model's frames of its first self job: a video is expected"
+    for link in links:
+        assert (report_dir / link).is_file() and (report_dir / link).stat().st_size > 0, link
+        assert link in (report_dir / "report.md").read_text(encoding="utf-8")
 
 
 def test_screenshot_is_saved_and_not_blank(report_dir: Path) -> None:

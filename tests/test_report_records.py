@@ -7,14 +7,19 @@ schema of ``bilayer-bench latency``.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from conftest import write_bilayer_dataset
+from PIL import Image
 
 from bench.config import DataConfig, RunConfig
 from bench.errors import DataError
+from bench.records import INPUTS, sample_folder, sample_frame_name
 from bench.report.load import load_inputs, read_latency, read_run
 from bench.report.provenance import status_phrase
 from bench.runner import run_benchmark
@@ -34,6 +39,38 @@ def make_run(root: Path, out: Path, *, models: Sequence[str] = MODELS, samples: 
         samples_per_job=samples,
     )
     return run_benchmark(config, out_root=out, progress=False).run_dir
+
+
+def write_job_samples(run_dir: Path, *, size: int = 16, first_job_only: bool = False) -> pd.DataFrame:
+    """Replace the run's samples/ by the per-job layout of bench.records, written here (not by the runner) for
+    every frame of frames.csv (``first_job_only``: the first job of each protocol): each reference a fixed random
+    image, each model's output that image plus noise growing with the model's position. Returns the frames
+    written (model, protocol, job, frame_index, driver_frame)."""
+    shutil.rmtree(run_dir / "samples", ignore_errors=True)
+    frames = pd.read_csv(run_dir / "frames.csv", dtype=str, keep_default_na=False)
+    frames["frame_index"] = frames["frame_index"].astype(int)
+    if first_job_only:
+        first = frames.groupby("protocol")["job"].transform("min")
+        frames = frames[frames["job"] == first]
+    rng = np.random.default_rng(0)
+    models = list(dict.fromkeys(frames["model"]))
+
+    def save(path: Path, pixels: np.ndarray) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path)
+
+    for (protocol, job), group in frames.groupby(["protocol", "job"], sort=True):
+        inputs = sample_folder(run_dir, INPUTS, protocol, job)
+        save(inputs / "source.png", rng.integers(0, 256, (size, size, 3)))
+        for row in group[["frame_index", "driver_frame"]].drop_duplicates().itertuples():
+            name = sample_frame_name(row.frame_index, row.driver_frame)
+            reference = rng.integers(0, 256, (size, size, 3)).astype(float)
+            save(inputs / name, reference)
+            for k, model in enumerate(models):
+                if ((group["model"] == model) & (group["frame_index"] == row.frame_index)).any():
+                    noise = rng.normal(0.0, 20.0 * k, reference.shape)
+                    save(sample_folder(run_dir, model, protocol, job) / name, reference + noise)
+    return frames[["model", "protocol", "job", "frame_index", "driver_frame"]]
 
 
 def latency_payload(

@@ -12,7 +12,7 @@ import pytest
 
 from bench.config import DataConfig, RunConfig, SpaceConfig
 from bench.protocols import Job
-from bench.records import RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, RunDirectory
+from bench.records import INPUTS, RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, RunDirectory, sample_folder
 from bench.runner import run_benchmark
 
 
@@ -70,10 +70,15 @@ def test_run_directory_contents(bilayer_root: Path, tmp_path: Path) -> None:
     assert (self_rows.source_frame == 0).all() and not (self_rows.driver_frame == 0).any()
     timings = pd.read_csv(run_dir / "timings.csv")
     assert set(timings.stage) == {"prepare", "animate"} and (timings.ms >= 0).all()
-    assert sorted(p.name for p in (run_dir / "samples" / "oracle" / "self").iterdir()) == [
+    first_self = frames[frames.protocol == "self"].job.iloc[0]
+    saved = sample_folder(run_dir, "oracle", "self", first_self)
+    assert sorted(p.name for p in saved.iterdir()) == ["00_1.png", "01_2.png"]  # samples_per_job = 2, first job
+    assert sorted(p.name for p in sample_folder(run_dir, INPUTS, "self", first_self).iterdir()) == [
         "00_1.png",
         "01_2.png",
+        "source.png",
     ]
+    assert len(list((run_dir / "samples" / "oracle" / "self").iterdir())) == 1  # only the first job of the protocol
 
 
 def test_corrupt_frame_fails_its_job_and_keeps_the_others(bilayer_root: Path, tmp_path: Path) -> None:

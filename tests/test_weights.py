@@ -117,9 +117,12 @@ def test_cli_lists_known_present_and_verified(tmp_path: Path, capsys: pytest.Cap
     assert main(["weights", "--weights-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "searched: explicit paths, --weights-dir" in out
-    lines = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith((" ", "searched"))}
+    assert f"`weights fetch` downloads into: {tmp_path} [--weights-dir]" in out
+    headers = (" ", "searched", "`weights fetch`")
+    lines = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(headers)}
     assert set(lines) == set(WEIGHTS.names())
-    assert "present, hash not pinned" in lines["fomm.vox-cpk"]
+    assert "present, unverified" in lines["fomm.vox-cpk"]
+    assert "verified (sha256)" in lines["dlib.shape-predictor-68"]  # pinned: the package's copy verifies
     assert "HASH MISMATCH" in lines["lpips.alex.trunk"]
     assert "missing" in lines["bilayer.identity_embedder"]
     assert "WEIGHTS_DIR/runs/vc2-hq_adrianb_paper_main/checkpoints/2225_identity_embedder.pth" in out

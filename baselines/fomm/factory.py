@@ -1,14 +1,16 @@
 """Factories registered in the model registry (``fomm.vox256``, ``fomm.vox256.absolute``,
-``fomm.vox256.relative``, ``fomm.vox256.best-frame``, ``fomm.tiny``), each called as ``factory(weights=..., seed=...)``.
+``fomm.vox256.relative``, ``fomm.vox256.best-frame``, ``fomm.vox256.adv``, ``fomm.tiny``), each called as
+``factory(weights=..., seed=...)``.
 
 ``fomm.vox256`` animates as FOMM's authors do for each protocol: absolute keypoints to reconstruct a video of the
 same person (their reconstruction protocol), relative keypoints and jacobians with the adapted movement scale to
 animate another identity (``demo.py --relative --adapt_scale``); ``fomm.vox256.absolute`` uses absolute keypoints
 for both.
 
-``weights`` maps the weight-registry name ``"fomm.vox-cpk"`` to the released ``vox-cpk.pth.tar``; ``None`` means
-random initialisation (PyTorch's defaults, as the original code initialises) seeded by ``seed``, without touching
-the caller's global random state.
+``weights`` maps the weight-registry name ``"fomm.vox-cpk"`` to the released ``vox-cpk.pth.tar`` (for
+``fomm.vox256.adv``: ``"fomm.vox-adv-cpk"`` to ``vox-adv-cpk.pth.tar``, the same architecture trained with the
+adversarial loss, config ``vox-adv-256.yaml``); ``None`` means random initialisation (PyTorch's defaults, as the
+original code initialises) seeded by ``seed``, without touching the caller's global random state.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ __all__ = [
     "create_tiny",
     "create_vox256",
     "create_vox256_absolute",
+    "create_vox256_adv",
     "create_vox256_best_frame",
     "create_vox256_relative",
     "tiny_config",
 ]
 
 WEIGHTS_NAME = "fomm.vox-cpk"
+ADV_WEIGHTS_NAME = "fomm.vox-adv-cpk"  # vox-adv-cpk.pth.tar: vox-adv-256.yaml has vox-256's generator and kp_detector
 # demo.py --relative --adapt_scale: the authors' setting for animating another identity
 DEMO_CROSS = AnimationOptions(relative=True, adapt_movement_scale=True)
 
@@ -57,18 +61,20 @@ def _build(
     weights: Mapping[str, Path] | None,
     seed: int,
     landmarks_fn: LandmarksFn | None = None,
+    weights_name: str = WEIGHTS_NAME,
     **options: bool | AnimationOptions,
 ) -> FommModel:
-    if weights is not None and WEIGHTS_NAME not in weights:
+    if weights is not None and weights_name not in weights:
+        file = "vox-adv-cpk.pth.tar" if weights_name == ADV_WEIGHTS_NAME else "vox-cpk.pth.tar"
         raise FommCheckpointError(
-            f"no {WEIGHTS_NAME!r} in the weights given ({', '.join(weights) or 'none'}); pass "
-            f"weights={{{WEIGHTS_NAME!r}: Path('vox-cpk.pth.tar')}} or weights=None for random weights"
+            f"no {weights_name!r} in the weights given ({', '.join(weights) or 'none'}); pass "
+            f"weights={{{weights_name!r}: Path({file!r})}} or weights=None for random weights"
         )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = FommModel(config, landmarks_fn=landmarks_fn, **options)
     if weights is not None:
-        model.load_checkpoint(weights[WEIGHTS_NAME])
+        model.load_checkpoint(weights[weights_name])
     return model
 
 
@@ -76,6 +82,12 @@ def create_vox256(weights: Mapping[str, Path] | None = None, seed: int = 0) -> F
     """vox-256: absolute keypoints in self-reenactment (FOMM's reconstruction protocol), relative keypoints with
     the adapted movement scale in cross-reenactment (the demo's setting for another identity)."""
     return _build(FommConfig.vox256(), weights, seed, cross_options=DEMO_CROSS)
+
+
+def create_vox256_adv(weights: Mapping[str, Path] | None = None, seed: int = 0) -> FommModel:
+    """:func:`create_vox256` with ``vox-adv-cpk.pth.tar``: absolute keypoints in self-reenactment, relative with the
+    adapted movement scale in cross-reenactment."""
+    return _build(FommConfig.vox256(), weights, seed, weights_name=ADV_WEIGHTS_NAME, cross_options=DEMO_CROSS)
 
 
 def create_vox256_absolute(weights: Mapping[str, Path] | None = None, seed: int = 0) -> FommModel:

@@ -116,6 +116,7 @@ class LatencyConfig:
     calibration_size: int = 2048
     rounds: int = ROUNDS
     seed: int = 0
+    sampling_label: str = ""  # what the record says of its sampling, e.g. a run's short settings ("": none)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -164,6 +165,7 @@ class LatencyConfig:
             f"then one call measuring peak memory; all discarded; and {REWARM} discarded call at the start of each "
             "later round's chunk of a per-frame stage",
             "rounds": self.rounds,
+            "sampling_label": self.sampling_label,
             "sampling": f"{self.rounds} interleaved rounds, each a calibration chunk then a chunk of every stage of "
             "every model in order; min_runs, min_time_s and max_runs are totals over the rounds; the calibration "
             "takes one more chunk after the last round",

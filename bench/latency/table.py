@@ -108,19 +108,24 @@ def _calibration(record: LatencyRecord) -> str:
     )
 
 
-def format_latency(record: LatencyRecord) -> str:
-    """The whole console report of a record."""
+def format_latency(record: LatencyRecord, *, brief: bool = False) -> str:
+    """The whole console report of a record; ``brief``: the heading, the table, the side-by-side comparison and
+    the failures only (the record and the report hold the rest)."""
     s = record.settings
     head = (
         f"latency on {s['device']}, {s['dtype']}, {s['threads']} threads, {s['resolution']}x{s['resolution']}, "
         f"batch {s['batch']}{', compiled' if s.get('compile') else ''}; times per avatar (prepare) or per frame"
         + (f"; samples spread over {s['rounds']} interleaved rounds" if s.get("rounds") else "")
+        + (f"; {s['sampling_label']}" if s.get("sampling_label") else "")
     )
     lines = [head]
     if record.stages:
         lines += grid([HEADER, *(_cells(row) for row in record.stages)])
     else:
         lines.append("(no stage measured)")
+    if brief:
+        lines += [f"  {c['text']}" for c in record.comparisons if c.get("measured")]
+        return "\n".join(lines + [f"FAILED {f['model']}: {f['error']}" for f in record.failures])
     first = record.stages[0] if record.stages else None
     lines.append(_calibration(record))
     load = record.machine_load

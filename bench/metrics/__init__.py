@@ -106,7 +106,8 @@ for _spec in (
         "csim.dlib-resnet",
         True,
         "bench.metrics.evaluators:create_csim_dlib",
-        "cosine similarity of dlib's 128-d face descriptors (face: largest HOG detection, 68-point shape); "
+        "cosine similarity of dlib's 128-d face descriptors (face: largest HOG detection, 68-point shape; chip and "
+        "network: our PyTorch port of dlib_face_recognition_resnet_model_v1.dat, equal to dlib's); "
         "cross-reenactment: against the source; NaN where no face is detected",
         weights=("dlib.shape-predictor-68", "dlib.resnet-v1"),
         cross_reference="source",
@@ -152,7 +153,8 @@ for _spec in (
         False,
         "bench.metrics.evaluators:create_aed_dlib",
         "the formula of FOMM's AED (pose-evaluation cmp.py: squared Euclidean distance, no square root) on dlib's "
-        "128-d face descriptors, against the ground truth; FOMM used OpenFace, so not FOMM's published quantity",
+        "128-d face descriptors (our PyTorch port of dlib_face_recognition_resnet_model_v1.dat), against the ground "
+        "truth; FOMM used OpenFace, so not FOMM's published quantity",
         weights=("dlib.shape-predictor-68", "dlib.resnet-v1"),
     ),
     MetricSpec(

@@ -46,11 +46,15 @@ def csim(
     reference: torch.Tensor,
     reference_landmarks: torch.Tensor,
     alignment: str = "arcface",
+    *,
+    embed_reference: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Per-pair cosine similarity (N,) of the ArcFace embeddings of ``pred[i]`` and ``reference[i]``.
 
     Images are RGB (N, 3, H, W) in [0, 1] (the two sets may differ in size); landmarks (N, 68, 2) in pixels of
     their own image. ``pred_landmarks`` are the driver's landmarks (see the module docstring).
+    ``embed_reference(reference, reference_landmarks)`` replaces the reference side's embedding (a
+    :class:`~bench.metrics.reference.ReferenceMemo` computing it once per real frame for every model).
     """
     counts = (pred.shape[0], pred_landmarks.shape[0], reference.shape[0], reference_landmarks.shape[0])
     if len(set(counts)) != 1:
@@ -58,10 +62,9 @@ def csim(
             "expected one landmark set per frame and as many generated as reference frames, got (pred, "
             f"pred_landmarks, reference, reference_landmarks) counts {counts}"
         )
-    if pred.shape[2:] == reference.shape[2:]:  # one batch through the network
-        landmarks = torch.cat([pred_landmarks, reference_landmarks.to(pred_landmarks)])
-        first, second = embed_faces(model, torch.cat([pred, reference]), landmarks, alignment).chunk(2)
+    first = embed_faces(model, pred, pred_landmarks, alignment)
+    if embed_reference is not None:
+        second = embed_reference(reference, reference_landmarks)
     else:
-        first = embed_faces(model, pred, pred_landmarks, alignment)
         second = embed_faces(model, reference, reference_landmarks, alignment)
     return F.cosine_similarity(first.float(), second.float(), dim=1).clamp(-1.0, 1.0)

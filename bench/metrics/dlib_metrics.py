@@ -18,7 +18,12 @@ evaluation, both frames are measured by the same detector.
   divided by the real frame's outer-eye-corner distance (iBUG points 36 and 45, 0-based; the 300-W
   normalisation). The bi-layer paper reports a "normalized pose error" whose normalisation is not established from
   its text or code, so no published value is placed beside this one.
-* ``csim.dlib-resnet``: cosine similarity of the 128-d dlib face descriptors of the two frames.
+* ``csim.dlib-resnet``: cosine similarity of the 128-d dlib face descriptors of the two frames. The descriptor is
+  dlib's: the 150x150 chip ``compute_face_descriptor(image, shape)`` cuts (padding 0.25) and the network of
+  ``dlib_face_recognition_resnet_model_v1.dat``, both ported (:mod:`bench.metrics.dlibnet`: the chips equal
+  dlib's pixel for pixel, the network's weights are read from the file and its descriptors equal dlib's to
+  about 1e-6; tests/test_dlib_resnet.py, tests/test_dlib_chips.py) so that the chips of a call are embedded in
+  one batch on the run's device. dlib still finds the face and its 68 points.
 * ``aed.dlib-resnet``: the formula of pose-evaluation's ``cmp.py`` (same revisions as above): per frame the *sum
   of squared differences* of the two embeddings (the squared Euclidean distance, no square root), averaged over
   frames. pose-evaluation embedded whole 96x96 frames with OpenFace; this variant embeds dlib's aligned face chips
@@ -39,9 +44,12 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from bench.metrics.dlibnet.chips import face_chip
+from bench.metrics.dlibnet.network import DlibResNet, embed_chips, load_dlib_resnet
 from bench.weights import ResolvedWeight, WeightsLocations, require
 
 __all__ = [
+    "DESCRIPTOR_IMPLEMENTATION",
     "DlibFaces",
     "aed",
     "akd",
@@ -60,7 +68,16 @@ LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 36, 45
 UPSAMPLE = 1
 """Times the detector upsamples a frame before looking for faces (dlib's examples use 1)."""
 
-_loaded: dict[tuple[str, str], Any] = {}  # (kind, path) -> dlib object, loaded once per process
+CHIP_PADDING = 0.25
+"""The padding of the face chip around dlib's template, ``compute_face_descriptor``'s default."""
+
+DESCRIPTOR_IMPLEMENTATION = (
+    "bench.metrics.dlibnet: PyTorch port of dlib_face_recognition_resnet_model_v1.dat (weights read from the file) "
+    "and of dlib's 150x150 face chips (padding 0.25); dlib's HOG detector and 68-point predictor find the face"
+)
+"""What the run record says computed the descriptors of ``csim.dlib-resnet`` and ``aed.dlib-resnet``."""
+
+_loaded: dict[tuple[str, str], Any] = {}  # (kind, path[|device]) -> dlib object or network, loaded once per process
 _CACHE_SIZE = 512
 
 
@@ -70,16 +87,15 @@ def _dlib() -> Any:
     return dlib
 
 
-def _load(kind: str, path: Path | str) -> Any:
-    key = (kind, str(path))
+def _load(kind: str, path: Path | str, device: str = "cpu") -> Any:
+    key = (kind, f"{path}|{device}" if kind == "recognizer" else str(path))
     if key not in _loaded:
-        dlib = _dlib()
-        if kind == "detector":
-            _loaded[key] = dlib.get_frontal_face_detector()
-        elif kind == "predictor":
-            _loaded[key] = dlib.shape_predictor(str(path))
+        if kind == "recognizer":
+            _loaded[key] = load_dlib_resnet(path, device)
+        elif kind == "detector":
+            _loaded[key] = _dlib().get_frontal_face_detector()
         else:
-            _loaded[key] = dlib.face_recognition_model_v1(str(path))
+            _loaded[key] = _dlib().shape_predictor(str(path))
     return _loaded[key]
 
 
@@ -98,14 +114,25 @@ class _LRU:
         self.size = size
         self.items: OrderedDict[bytes, Any] = OrderedDict()
 
-    def get(self, key: bytes, make: Callable[[], Any]) -> Any:
-        if key in self.items:
-            self.items.move_to_end(key)
-            return self.items[key]
-        value = make()
+    def lookup(self, key: bytes) -> Any:
+        """The value stored under ``key`` (now the most recent), or None."""
+        if key not in self.items:
+            return None
+        self.items.move_to_end(key)
+        return self.items[key]
+
+    def store(self, key: bytes, value: Any) -> None:
         self.items[key] = value
+        self.items.move_to_end(key)
         if len(self.items) > self.size:
             self.items.popitem(last=False)
+
+    def get(self, key: bytes, make: Callable[[], Any]) -> Any:
+        """The value under ``key``, made and stored first when there is none (a None made is stored too)."""
+        if key in self.items:
+            return self.lookup(key)
+        value = make()
+        self.store(key, value)
         return value
 
 
@@ -115,10 +142,12 @@ def _digest(image: np.ndarray) -> bytes:
 
 @dataclass(frozen=True)
 class DlibFaces:
-    """dlib's face pipeline: detector, 68-point predictor and, optionally, the face recognition ResNet."""
+    """dlib's face pipeline: detector, 68-point predictor and, optionally, the face recognition ResNet (our port,
+    on ``device``)."""
 
     predictor_path: Path
     recognizer_path: Path | None = None
+    device: str = "cpu"
 
     def _shape(self, image: np.ndarray) -> Any:
         """The 68-point ``full_object_detection`` in the largest detected face, or None."""
@@ -131,44 +160,59 @@ class DlibFaces:
     def shape(self, image: np.ndarray) -> Any:
         return _shapes.get(_digest(image) + bytes(str(self.predictor_path), "utf-8"), lambda: self._shape(image))
 
+    def points(self, image: np.ndarray) -> np.ndarray | None:
+        """(68, 2) float64 (x, y) pixel landmarks of the largest detected face, or None."""
+        shape = self.shape(image)
+        return None if shape is None else np.array([(point.x, point.y) for point in shape.parts()], dtype=np.float64)
+
     def landmarks(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """(N, 68, 2) float64 (x, y) pixel landmarks; NaN for frames without a detected face."""
         out = np.full((len(images), 68, 2), np.nan)
         for i, image in enumerate(images):
-            shape = self.shape(image)
-            if shape is not None:
-                out[i] = [(point.x, point.y) for point in shape.parts()]
+            points = self.points(image)
+            if points is not None:
+                out[i] = points
         return out
 
-    def descriptors(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """(N, 128) float64 face descriptors; NaN for frames without a detected face."""
+    def network(self) -> DlibResNet:
         if self.recognizer_path is None:
             raise ValueError("DlibFaces was built without recognizer_path; descriptors need the recognition ResNet")
-        recognizer = _load("recognizer", self.recognizer_path)
-        out = np.full((len(images), 128), np.nan)
-        for i, image in enumerate(images):
-            key = _digest(image) + bytes(f"{self.predictor_path}|{self.recognizer_path}", "utf-8")
-            out[i] = _descriptors.get(key, lambda image=image: self._descriptor(recognizer, image))
-        return out
+        return _load("recognizer", self.recognizer_path, self.device)
 
-    def _descriptor(self, recognizer: Any, image: np.ndarray) -> np.ndarray:
-        shape = self.shape(image)
-        if shape is None:
-            return np.full(128, np.nan)
-        return np.asarray(recognizer.compute_face_descriptor(image, shape), dtype=np.float64)
+    def descriptors(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, 128) float64 face descriptors; NaN for frames without a detected face. The chips of the frames not
+        seen before are embedded in one batch."""
+        network = self.network()
+        keys = [_digest(image) + bytes(f"{self.predictor_path}|{self.recognizer_path}", "utf-8") for image in images]
+        known = {key: _descriptors.lookup(key) for key in keys}
+        todo = {key: image for key, image in zip(keys, images, strict=True) if known[key] is None}
+        chips = {key: chip for key, image in todo.items() if (chip := self._chip(image, network.size[0])) is not None}
+        values = embed_chips(network, list(chips.values())) if chips else np.empty((0, 128))
+        known.update(dict.fromkeys(todo, np.full(128, np.nan)))
+        known.update(zip(chips, values, strict=True))
+        for key in todo:
+            _descriptors.store(key, known[key])
+        return np.stack([known[key] for key in keys]) if keys else np.empty((0, 128))
+
+    def _chip(self, image: np.ndarray, size: int) -> np.ndarray | None:
+        points = self.points(image)
+        return None if points is None else face_chip(image, points, size, CHIP_PADDING)
 
 
 _shapes = _LRU(_CACHE_SIZE)
 _descriptors = _LRU(_CACHE_SIZE)
 
 
-def load_dlib_faces(predictor_path: Path | str, recognizer_path: Path | str | None = None) -> DlibFaces:
-    """Load (once per process and file) dlib's models; the 68-point predictor alone takes about a second."""
-    faces = DlibFaces(Path(predictor_path), Path(recognizer_path) if recognizer_path is not None else None)
+def load_dlib_faces(
+    predictor_path: Path | str, recognizer_path: Path | str | None = None, device: str = "cpu"
+) -> DlibFaces:
+    """Load (once per process and file) dlib's models and our port of the recognition ResNet; the 68-point
+    predictor alone takes about a second."""
+    faces = DlibFaces(Path(predictor_path), Path(recognizer_path) if recognizer_path is not None else None, device)
     _load("detector", "")
     _load("predictor", faces.predictor_path)
     if faces.recognizer_path is not None:
-        _load("recognizer", faces.recognizer_path)
+        faces.network()
     return faces
 
 
@@ -220,18 +264,20 @@ def landmark_score(faces: DlibFaces, distance: Callable[[np.ndarray, np.ndarray]
 
 
 def descriptor_score(faces: DlibFaces, compare: Callable[[np.ndarray, np.ndarray], np.ndarray]):
-    """A metric's score function from a comparison of face descriptors."""
+    """A metric's score function from a comparison of face descriptors (both sides embedded in one batch)."""
 
     def score(pred: torch.Tensor, ref: torch.Tensor, _pl: torch.Tensor | None, _rl: torch.Tensor | None):
-        return _tensor(compare(faces.descriptors(to_uint8_rgb(pred)), faces.descriptors(to_uint8_rgb(ref))))
+        values = faces.descriptors(to_uint8_rgb(pred) + to_uint8_rgb(ref))
+        return _tensor(compare(values[: len(pred)], values[len(pred) :]))
 
     return score
 
 
 def create_dlib_metric(
-    kind: Literal["akd", "npe", "csim", "aed"], locations: WeightsLocations
+    kind: Literal["akd", "npe", "csim", "aed"], locations: WeightsLocations, device: str = "cpu"
 ) -> tuple[Callable[..., torch.Tensor], tuple[ResolvedWeight, ...]]:
-    """The score function of ``akd.dlib68``, ``npe.dlib68``, ``csim.dlib-resnet`` or ``aed.dlib-resnet``."""
+    """The score function of ``akd.dlib68``, ``npe.dlib68``, ``csim.dlib-resnet`` or ``aed.dlib-resnet``; the
+    descriptor network runs on ``device``."""
     predictor = require("dlib.shape-predictor-68", locations)
     assert predictor.path is not None  # require raises for a missing file
     if kind in ("akd", "npe"):
@@ -242,4 +288,5 @@ def create_dlib_metric(
     recognizer = require("dlib.resnet-v1", locations)
     assert recognizer.path is not None
     compare = cosine_similarity if kind == "csim" else aed
-    return descriptor_score(load_dlib_faces(predictor.path, recognizer.path), compare), (predictor, recognizer)
+    faces = load_dlib_faces(predictor.path, recognizer.path, device)
+    return descriptor_score(faces, compare), (predictor, recognizer)

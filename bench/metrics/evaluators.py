@@ -74,10 +74,19 @@ def create_ssim(locations: WeightsLocations, device: str) -> tuple[Score, tuple[
 
 
 def _create_lpips(trunk: str, locations: WeightsLocations, device: str) -> tuple[Score, tuple[ResolvedWeight, ...]]:
-    from bench.metrics.lpips_metric import load_lpips, lpips_distance
+    from bench.metrics.lpips_metric import load_lpips, lpips_distance, lpips_features, lpips_from_features
+    from bench.metrics.reference import ReferenceMemo
 
     network = load_lpips(trunk, locations, device)  # type: ignore[arg-type]
-    return _plain(partial(lpips_distance, network)), (network.trunk,)
+    reference_features = ReferenceMemo(partial(lpips_features, network))  # once per real frame and job
+
+    def score(pred: torch.Tensor, ref: torch.Tensor, _pl: torch.Tensor | None, _rl: torch.Tensor | None):
+        if pred.shape != ref.shape:
+            return lpips_distance(network, pred, ref)  # refuses with the shapes
+        return lpips_from_features(network, lpips_features(network, pred), reference_features(ref))
+
+    score.reference_memo = reference_features  # type: ignore[attr-defined]  # the tests count its frames
+    return score, (network.trunk,)
 
 
 create_lpips_alex = partial(_create_lpips, "alex")
@@ -86,14 +95,21 @@ create_lpips_vgg = partial(_create_lpips, "vgg")
 
 def _create_csim(alignment: str, locations: WeightsLocations, device: str) -> tuple[Score, tuple[ResolvedWeight, ...]]:
     from bench.metrics.arcface import load_arcface
-    from bench.metrics.csim import csim
+    from bench.metrics.csim import csim, embed_faces
+    from bench.metrics.reference import ReferenceMemo
 
     model, resolved = load_arcface(locations, device)
+    reference = ReferenceMemo(partial(_embed_reference, embed_faces, model, alignment))  # once per real frame
 
     def score(pred: torch.Tensor, ref: torch.Tensor, pred_lm: torch.Tensor | None, ref_lm: torch.Tensor | None):
-        return csim(model, pred, pred_lm, ref, ref_lm, alignment)
+        return csim(model, pred, pred_lm, ref, ref_lm, alignment, embed_reference=reference)
 
+    score.reference_memo = reference  # type: ignore[attr-defined]  # the tests count its frames
     return score, (resolved,)
+
+
+def _embed_reference(embed, model, alignment: str, images: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:
+    return embed(model, images, landmarks, alignment)
 
 
 create_csim_arcface = partial(_create_csim, "arcface")
@@ -162,10 +178,20 @@ def _create_dlib(kind: str, locations: WeightsLocations, device: str) -> tuple[S
     return create_dlib_metric(kind, locations)  # type: ignore[arg-type]
 
 
+def _create_dlib_descriptor(kind: str, locations: WeightsLocations, device: str) -> BuiltMetric:
+    """``csim.dlib-resnet`` / ``aed.dlib-resnet``: the descriptor network (our port) on the run's device; the record
+    of the network's file says which code computed the descriptors."""
+    from bench.metrics.dlib_metrics import DESCRIPTOR_IMPLEMENTATION, create_dlib_metric
+
+    score, (predictor, recognizer) = create_dlib_metric(kind, locations, device)  # type: ignore[arg-type]
+    records = (predictor.provenance(), {**recognizer.provenance(), "implementation": DESCRIPTOR_IMPLEMENTATION})
+    return BuiltMetric(METRICS.get(f"{kind}.dlib-resnet"), score, (predictor, recognizer), records)
+
+
 create_akd_dlib = partial(_create_dlib, "akd")
 create_npe_dlib = partial(_create_dlib, "npe")
-create_csim_dlib = partial(_create_dlib, "csim")
-create_aed_dlib = partial(_create_dlib, "aed")
+create_csim_dlib = partial(_create_dlib_descriptor, "csim")
+create_aed_dlib = partial(_create_dlib_descriptor, "aed")
 
 
 def _create_fan(kind: str, locations: WeightsLocations, device: str) -> tuple[Score, tuple[ResolvedWeight, ...]]:

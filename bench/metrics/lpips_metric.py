@@ -19,7 +19,7 @@ from bench.errors import WeightsError
 from bench.weights import ResolvedWeight, WeightsLocations, require
 from bench.weights.load import load_state_dict
 
-__all__ = ["LPIPS_TRUNKS", "LpipsNetwork", "load_lpips", "lpips_distance"]
+__all__ = ["LPIPS_TRUNKS", "LpipsNetwork", "load_lpips", "lpips_distance", "lpips_features", "lpips_from_features"]
 
 Trunk = Literal["alex", "vgg"]
 LPIPS_TRUNKS: dict[str, str] = {"alex": "lpips.alex.trunk", "vgg": "lpips.vgg.trunk"}
@@ -68,11 +68,35 @@ def load_lpips(trunk: Trunk, locations: WeightsLocations, device: torch.device |
     return LpipsNetwork(model, f"lpips.{trunk}.v0.1", resolved)
 
 
+def lpips_features(network: LpipsNetwork, images: torch.Tensor) -> list[torch.Tensor]:
+    """The unit-normalised trunk features of images (N, 3, H, W) in [0, 1], one tensor per LPIPS layer: what the
+    package's forward computes for each of its two inputs ([0, 1] -> [-1, 1], its scaling layer, the trunk,
+    normalisation over channels)."""
+    import lpips
+
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"expected (N, 3, H, W) images, got {tuple(images.shape)}")
+    with torch.inference_mode():
+        outputs = network.model.net(network.model.scaling_layer(2 * images - 1))
+        return [lpips.normalize_tensor(layer) for layer in outputs]
+
+
+def lpips_from_features(network: LpipsNetwork, pred: list[torch.Tensor], target: list[torch.Tensor]) -> torch.Tensor:
+    """Per-frame LPIPS (N,) from the two sides' :func:`lpips_features`: the calibrated linear layers (v0.1) on
+    the squared feature differences, averaged over space, summed over layers."""
+    with torch.inference_mode():
+        total = None
+        for lin, a, b in zip(network.model.lins, pred, target, strict=True):
+            layer = lin((a - b) ** 2).mean(dim=(2, 3), keepdim=True)
+            total = layer if total is None else total + layer  # in layer order, as the package adds them
+        assert total is not None
+        return total.flatten()
+
+
 def lpips_distance(network: LpipsNetwork, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-frame LPIPS (N,) of images (N, 3, H, W) in [0, 1]."""
     if pred.shape != target.shape or pred.ndim != 4 or pred.shape[1] != 3:
         raise ValueError(
             f"expected two (N, 3, H, W) tensors of one shape, got {tuple(pred.shape)}, {tuple(target.shape)}"
         )
-    with torch.inference_mode():
-        return network.model(pred, target, normalize=True).flatten()
+    return lpips_from_features(network, lpips_features(network, pred), lpips_features(network, target))

@@ -134,13 +134,17 @@ def create_model(
     name: str,
     locations: WeightsLocations,
     *,
-    random_weights: bool = False,
+    random_weights: bool | str = False,
     device: torch.device | str = "cpu",
     seed: int = 0,
 ) -> LoadedModel:
-    """Build a registered model; its weights are resolved and verified offline unless ``random_weights``."""
+    """Build a registered model; its weights are resolved and verified offline unless ``random_weights`` is true;
+    ``"missing"``: random weights when one of the model's files is not found (a file found but refused stays an
+    error)."""
     spec = MODELS.get(name)
     factory = import_object(spec.factory)
+    if random_weights == "missing":
+        random_weights = not all(resolve(w, locations, verify=False).present for w in spec.weights)
     if spec.always_random:
         model, label, resolved = factory(weights=None, seed=seed), "random", ()
     elif not spec.weights:
@@ -219,5 +223,16 @@ MODELS.register(
         "First Order Motion Model, tiny config (64x64, random weights by design, fomm.vox256's rules) for CPU tests",
         paper=_FOMM_PAPER,
         always_random=True,
+    ),
+)
+MODELS.register(
+    "fomm.vox256.adv",
+    ModelSpec(
+        "fomm.vox256.adv",
+        "baselines.fomm.factory:create_vox256_adv",
+        "First Order Motion Model vox-256 trained with the adversarial loss (vox-adv-cpk.pth.tar, same architecture), "
+        "fomm.vox256's rules: absolute keypoints in self-reenactment, relative with adapted scale in cross-reenactment",
+        weights=("fomm.vox-adv-cpk",),
+        paper=_FOMM_PAPER,
     ),
 )

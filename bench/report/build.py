@@ -4,6 +4,7 @@
 ``DIR/report.md``    the same for a code host, figures as ``figures/*.png`` beside it
 ``DIR/tables/``      every table as ``.md``, ``.tex`` (booktabs) and ``.csv`` (long format)
 ``DIR/figures/``     the PNG figures
+``DIR/videos/``      side-by-side MP4 of one self-reenactment sequence per run (when the run saved its frames)
 ``DIR/records/``     copies of the small files of each run directory and latency record it was made from
 """
 
@@ -20,19 +21,16 @@ import pandas as pd
 
 from bench.records import atomic_write
 from bench.report import formats
+from bench.report.canvas import RenderedFigure
+from bench.report.grids import qualitative_figure
 from bench.report.latency import LatencyView, latency_table, latency_view
+from bench.report.latency_plots import latency_figure, total_time_figure
 from bench.report.load import LATENCY_FILE, RECORD_FILES, ReportInputs
-from bench.report.plots import (
-    RenderedFigure,
-    latency_figure,
-    pareto_figure,
-    primary_metric,
-    qualitative_figure,
-    sequence_figure,
-)
+from bench.report.plots import pareto_figure, primary_metric, sequence_figure
 from bench.report.provenance import ProvenanceSection, provenance_sections
 from bench.report.published import PublishedFigure, published_figures
 from bench.report.tables import ComparisonTable, difference_tables, quality_tables
+from bench.report.video import RenderedVideo, side_by_side_video
 
 __all__ = ["Report", "build_report", "published_csv", "write_report"]
 
@@ -46,6 +44,7 @@ class Report:
     latency: ComparisonTable | None
     latency_source: str
     figures: tuple[RenderedFigure, ...]
+    videos: tuple[RenderedVideo, ...]
     published: tuple[PublishedFigure, ...]
     failures: pd.DataFrame
     inputs: ReportInputs
@@ -83,27 +82,37 @@ def _notices(inputs: ReportInputs) -> list[str]:
     return notices
 
 
-def _figures(inputs: ReportInputs, view: LatencyView | None, max_frames: int) -> list[RenderedFigure]:
+def _figures(
+    inputs: ReportInputs, view: LatencyView | None, max_frames: int, metric: str | None
+) -> list[RenderedFigure]:
     tagged = len(inputs.runs) > 1
     figures: list[RenderedFigure | None] = []
     summary = pd.concat([r.summary for r in inputs.runs if not r.summary.empty] or [pd.DataFrame()])
-    metric = primary_metric(summary) if not summary.empty else None
-    if view is not None and metric is not None:
-        figures.append(pareto_figure(inputs.runs, view, metric, tagged=tagged))
+    primary = primary_metric(summary) if not summary.empty else None
+    if view is not None and primary is not None:
+        figures.append(pareto_figure(inputs.runs, view, primary, tagged=tagged))
     if view is not None:
-        figures.append(latency_figure(view, tagged=tagged))
+        figures += [latency_figure(view, tagged=tagged), total_time_figure(view, tagged=tagged)]
     for protocol in ("self", "cross"):
         figures.append(sequence_figure(inputs.runs, protocol, tagged=tagged))
     for run in inputs.runs:
         for protocol in ("self", "cross"):
-            figures.append(qualitative_figure(run, protocol, max_frames=max_frames, tagged=tagged))
+            figures.append(qualitative_figure(run, protocol, metric=metric or primary, max_frames=max_frames,
+                                              tagged=tagged))  # fmt: skip
     return [f for f in figures if f is not None]
 
 
 def build_report(
-    inputs: ReportInputs, *, title: str = "", published: bool = True, max_frames: int = 3, draw: bool = True
+    inputs: ReportInputs,
+    *,
+    title: str = "",
+    published: bool = True,
+    max_frames: int = 3,
+    draw: bool = True,
+    metric: str | None = None,
 ) -> Report:
-    """Everything a report shows, from the records alone (``draw=False``: no figures, tables only)."""
+    """Everything a report shows, from the records alone (``draw=False``: no figures nor videos, tables only).
+    ``metric``: the frame metric that picks the qualitative rows (default: the quality-latency figure's)."""
     figures = published_figures() if published else ()
     view = latency_view(inputs)
     tagged = len(inputs.runs) > 1
@@ -116,7 +125,8 @@ def build_report(
         quality=tuple(quality_tables(inputs.runs, figures, published=published) + difference_tables(inputs.runs)),
         latency=latency_table(view, figures, tagged=tagged) if view is not None else None,
         latency_source=view.source if view is not None else "none",
-        figures=tuple(_figures(inputs, view, max_frames)) if draw else (),
+        figures=tuple(_figures(inputs, view, max_frames, metric)) if draw else (),
+        videos=tuple(v for r in inputs.runs if (v := side_by_side_video(r, tagged=tagged))) if draw else (),
         published=tuple(figures),
         failures=pd.concat(failures, ignore_index=True) if failures else pd.DataFrame(),
         inputs=inputs,
@@ -179,20 +189,25 @@ def _copy_records(inputs: ReportInputs, out: Path) -> None:
         shutil.copyfile(record.path, target / LATENCY_FILE)
 
 
-def write_report(report: Report, out: Path) -> list[Path]:
-    """Write the report folder ``out``; returns the files written (records copies aside)."""
+def write_report(report: Report, out: Path, *, portable: bool = False) -> list[Path]:
+    """Write the report folder ``out``; returns the files written (records copies aside). ``portable``: machine
+    paths in the pages and tables written machine-independently (:mod:`bench.report.portable`)."""
     from bench.report.html_report import render_html
     from bench.report.markdown_report import render_markdown
+    from bench.report.portable import path_replacements, portable_text
 
     written: list[Path] = []
+    replacements = path_replacements([run.path for run in report.inputs.runs]) if portable else []
 
     def put(relative: str, data: str | bytes) -> None:
         path = out / relative
-        atomic_write(path, data)
+        atomic_write(path, portable_text(data, replacements) if isinstance(data, str) else data)
         written.append(path)
 
     for figure in report.figures:
         put(f"figures/{figure.key}.png", figure.png)
+    for video in report.videos:
+        put(video.path, video.mp4)
     tables = [*report.quality, *([report.latency] if report.latency is not None else [])]
     for table in tables:
         put(f"tables/{table.key}.md", formats.to_markdown(table))

@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "report",
         help="render tables, figures and a paper-style report from run directories",
-        description="Render a report folder (report.html, report.md, tables/, figures/, records/) from run "
+        description="Render a report folder (report.html, report.md, tables/, figures/, videos/, records/) from run "
         "directories of `bilayer-bench run` and latency records of `bilayer-bench latency`. No model is run.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -29,8 +29,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", type=Path, required=True, help="report folder to write (created if needed)")
     parser.add_argument("--title", default="", help="report title (default: from the runs' config names)")
-    parser.add_argument("--frames", type=int, default=3, help="frames per qualitative grid (default 3)")
+    parser.add_argument(
+        "--frames", type=int, default=3, help="frames per qualitative grid: best, median, worst (default 3)"
+    )
+    parser.add_argument(
+        "--grid-metric",
+        default=None,
+        metavar="METRIC",
+        help="frame metric that ranks the qualitative grids' rows (default: the first of lpips.vgg.v0.1, "
+        "lpips.alex.v0.1, ssim, psnr, l1 that the run computed)",
+    )
     parser.add_argument("--no-published", action="store_true", help="leave out the figures reported in the papers")
+    parser.add_argument(
+        "--portable",
+        action="store_true",
+        help="write machine paths in pages and tables as $SITE_PACKAGES, bench-runs, ~ (for a committed report)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,8 +54,10 @@ def run(args: argparse.Namespace) -> int:
     if args.frames < 1:
         raise ConfigError(f"--frames must be >= 1, got {args.frames}")
     inputs = load_inputs(args.runs)
-    report = build_report(inputs, title=args.title, published=not args.no_published, max_frames=args.frames)
-    written = write_report(report, args.out)
+    report = build_report(
+        inputs, title=args.title, published=not args.no_published, max_frames=args.frames, metric=args.grid_metric
+    )
+    written = write_report(report, args.out, portable=args.portable)
     for notice in report.notices:
         print(f"note: {notice}")
     print(f"wrote {len(written)} files; open {args.out / 'report.html'} (or {args.out / 'report.md'})")

@@ -10,7 +10,7 @@ import re
 
 from bench.report.tables import Cell, ComparisonTable, Row
 
-__all__ = ["format_number", "md_escape", "to_csv", "to_html", "to_latex", "to_markdown"]
+__all__ = ["format_number", "latex_width_chars", "md_escape", "to_csv", "to_html", "to_latex", "to_markdown"]
 
 
 def format_number(value: float, decimals: int) -> str:
@@ -92,7 +92,11 @@ def to_markdown(table: ComparisonTable) -> str:
     if table.sources:
         lines.append("")
     lines += [f"- {md_escape(note)}" for note in table.notes]
-    lines += [f"- `{c.key}`: {c.description}" for c in table.columns if c.description]
+    lines += [
+        f"- {md_escape(c.title)} = `{c.variant or c.key}`" + (f": {md_escape(c.description)}" if c.description else "")
+        for c in table.columns
+        if c.variant or c.description
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -132,19 +136,46 @@ def _tex_number(value: float, decimals: int) -> str:
 
 
 def _tex_cell(cell: Cell | None, decimals: int) -> str:
+    """The value, its interval on a second line in a smaller font (a one-column nested ``tabular``)."""
     if cell is None:
         return "--"
     number = _tex_number(cell.value, decimals)
     text = rf"\textbf{{{number}}}" if cell.best else number
     if cell.unscored:
         text += r"$^\ddagger$"
-    if not (math.isnan(cell.low) or math.isnan(cell.high)):
-        text += rf" {{\scriptsize [{_tex_number(cell.low, decimals)}, {_tex_number(cell.high, decimals)}]}}"
-    return text
+    if math.isnan(cell.low) or math.isnan(cell.high):
+        return text
+    interval = rf"{{\scriptsize [{_tex_number(cell.low, decimals)}, {_tex_number(cell.high, decimals)}]}}"
+    return rf"\begin{{tabular}}[c]{{@{{}}r@{{}}}}{text}\\{interval}\end{{tabular}}"
+
+
+LINE_WIDTH_CHARS = 54
+"""About the characters of a 10 pt line in one column of a two-column paper (3.4 in); a table estimated wider is
+scaled down to the line width (``\\resizebox``)."""
+
+
+def latex_width_chars(table: ComparisonTable) -> int:
+    """An estimate of a LaTeX table's width in characters: the widest entry of each column (intervals in the
+    smaller font count 0.7) plus the space between columns."""
+    decimals = {c.key: table.decimals(c.key) for c in table.columns}
+    rows = _all_rows(table)
+    width = max([len("Method"), *(len(r.label) for r in rows)]) + 2
+    width += 8 if table.show_frames else 0
+    for column, title in zip(table.columns, _header_titles(table), strict=True):
+        entries = [len(title)]
+        for row in rows:
+            cell = row.cells.get(column.key)
+            if cell is not None:
+                entries += [len(format_number(cell.value, decimals[column.key])) + 1]
+                entries += [round(0.7 * len(_interval(cell, decimals[column.key])))]
+        width += max(entries) + 2
+    return width
 
 
 def to_latex(table: ComparisonTable) -> str:
-    """A ``table`` float with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``)."""
+    """A ``table`` float with a booktabs ``tabular`` (needs ``\\usepackage{booktabs,graphicx}``): short column
+    titles, intervals under the values in ``\\scriptsize``, scaled to ``\\linewidth`` when wider than a column
+    of a two-column paper, and the footnotes (sources, notes, what each short title stands for) under it."""
     width = 1 + int(table.show_frames) + len(table.columns)
     decimals = {c.key: table.decimals(c.key) for c in table.columns}
     head = ["Method", *(["Frames"] if table.show_frames else []), *map(latex_escape, _header_titles(table))]
@@ -155,11 +186,7 @@ def to_latex(table: ComparisonTable) -> str:
         cells = [_tex_cell(row.cells.get(c.key), decimals[c.key]) for c in table.columns]
         return " & ".join([label, *frames, *cells]) + r" \\"
 
-    lines = [
-        r"\begin{table}[t]",
-        r"\centering",
-        rf"\caption{{{latex_escape(table.title)}. {latex_escape(table.caption)}}}",
-        rf"\label{{tab:{table.key}}}",
+    tabular = [
         rf"\begin{{tabular}}{{l{'r' * (width - 1)}}}",
         r"\toprule",
         " & ".join(head) + r" \\",
@@ -167,14 +194,25 @@ def to_latex(table: ComparisonTable) -> str:
         *[line(r) for r in table.rows],
     ]
     if table.published:
-        lines += [
+        tabular += [
             r"\midrule",
             rf"\multicolumn{{{width}}}{{l}}{{\emph{{Reported in paper (their data; not ranked)}}}} \\",
             *[line(r) for r in table.published],
         ]
-    lines += [r"\bottomrule", r"\end{tabular}"]
+    tabular += [r"\bottomrule", r"\end{tabular}"]
+    if latex_width_chars(table) > LINE_WIDTH_CHARS:
+        tabular = [r"\resizebox{\linewidth}{!}{%", *tabular, "}"]
+    title = latex_escape(table.title)
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\setlength{\tabcolsep}{4pt}",
+        rf"\caption[{{{title}}}]{{{title}. {latex_escape(table.caption)}}}",
+        rf"\label{{tab:{table.key}}}",
+        *tabular,
+    ]
     footnotes = [f"$^{{{i}}}$ {latex_escape(s)}" for i, s in enumerate(table.sources, start=1)]
-    footnotes += [latex_escape(n) for n in table.notes]
+    footnotes += [latex_escape(n) for n in (*table.notes, table.variants_note) if n]
     if footnotes:
         lines += [r"\par\smallskip", r"{\footnotesize", *[f"{f}\\\\" for f in footnotes[:-1]], footnotes[-1], "}"]
     lines.append(r"\end{table}")
@@ -269,9 +307,11 @@ def to_html(table: ComparisonTable, number: int) -> str:
             f'<tr class="{row.kind}"><th scope="row">{html.escape(row.label)}{note}</th>{"".join(frames + cells)}</tr>'
         )
 
-    parts = [
-        f'<table class="comparison" id="table-{html.escape(table.key)}">',
-        f"<caption><b>Table {number}: {html.escape(table.title)}.</b> {html.escape(table.caption)}</caption>",
+    key = html.escape(table.key)
+    parts = [  # the caption is a paragraph above the table, so that it wraps to the page, not to a wide table
+        f'<p class="table-caption" id="caption-{key}"><b>Table {number}: {html.escape(table.title)}.</b> '
+        f"{html.escape(table.caption)}</p>",
+        f'<table class="comparison" id="table-{key}" aria-labelledby="caption-{key}">',
         "<thead><tr>"
         + "".join(
             f'<th scope="col" title="{html.escape(t)}">{html.escape(h)}</th>' for h, t in zip(head, titles, strict=True)
@@ -286,8 +326,9 @@ def to_html(table: ComparisonTable, number: int) -> str:
         )
         parts += [line(r) for r in table.published]
     parts += ["</tbody>", "</table>"]
-    notes = [f"<li value='{i}'>{html.escape(s)}</li>" for i, s in enumerate(table.sources, start=1)]
-    if notes:
-        parts.append(f'<ol class="sources">{"".join(notes)}</ol>')
-    parts.append('<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in table.notes) + "</ul>")
+    sources = [f"<li value='{i}'>{html.escape(s)}</li>" for i, s in enumerate(table.sources, start=1)]
+    if sources:
+        parts.append(f'<ol class="sources">{"".join(sources)}</ol>')
+    notes = [*table.notes, *([table.variants_note] if table.variants_note else [])]
+    parts.append('<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
     return "\n".join(parts)

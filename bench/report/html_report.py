@@ -1,8 +1,10 @@
 """The report as one self-contained HTML page: inline CSS, figures as base64 PNG data URIs, no external resource.
 
 A small inline script marks ``<body data-figures-ok="LOADED/TOTAL">`` once the window has loaded, counting the
-images that decoded (``complete`` and ``naturalWidth > 0``): a headless browser's dumped DOM then says whether
-every figure rendered.
+images that decoded (``complete`` and ``naturalWidth > 0``), and ``data-tables-ok="WHOLE/TOTAL"``, counting the
+tables no column of which is cut: each fits the page or sits in a horizontally scrolling container, and no cell's
+content overflows its cell. A headless browser's dumped DOM then says whether every figure rendered and every
+table can be read. Videos are files beside the page (``videos/*.mp4``), linked, not embedded.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import base64
 import html
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from bench.report import formats
-from bench.report.outline import FigureBlock, Heading, Paragraph, Special, TableBlock, report_blocks
+from bench.report.outline import FigureBlock, Heading, Paragraph, Special, TableBlock, VideoBlock, report_blocks
 
 if TYPE_CHECKING:
     from bench.report.build import Report
@@ -34,8 +37,11 @@ table.comparison { border-top: 2px solid #000; border-bottom: 2px solid #000; }
 table.comparison thead th { border-bottom: 1px solid #000; }
 th, td { padding: 0.25em 0.7em; text-align: right; white-space: nowrap; }
 th[scope=row], thead th:first-child { text-align: left; font-weight: normal; white-space: normal; }
-.table-wrap { overflow-x: auto; }
-caption { caption-side: top; text-align: left; padding-bottom: 0.4em; }
+thead th { white-space: normal; vertical-align: bottom; min-width: 3.2em; }
+th[scope=row] { min-width: 9em; }
+.table-wrap { overflow-x: auto; max-width: 100%; }
+caption, p.table-caption { caption-side: top; text-align: left; margin: 1em 0 0; padding-bottom: 0.4em; }
+p.table-caption + table { margin-top: 0.2em; }
 .ci { color: #555; font-size: 0.8em; } td.na { color: #999; }
 tr.published { color: #555; font-style: italic; background: #f7f7f7; }
 tr.published-rule td { border-top: 1px solid #000; text-align: left; font-size: 0.85em; font-style: italic;
@@ -54,6 +60,21 @@ window.addEventListener("load", function () {
     if (images[i].complete && images[i].naturalWidth > 0) { loaded++; }
   }
   document.body.setAttribute("data-figures-ok", loaded + "/" + images.length);
+  var tables = document.querySelectorAll("table"), whole = 0, page = document.documentElement.clientWidth;
+  for (var t = 0; t < tables.length; t++) {
+    var scrolls = false;
+    for (var p = tables[t].parentElement; p && p !== document.body; p = p.parentElement) {
+      var overflow = window.getComputedStyle(p).overflowX;
+      if (overflow === "auto" || overflow === "scroll") { scrolls = true; break; }
+    }
+    var fits = scrolls || tables[t].getBoundingClientRect().right <= page + 1;
+    var cells = tables[t].querySelectorAll("th, td");
+    for (var c = 0; c < cells.length && fits; c++) {
+      if (cells[c].scrollWidth > cells[c].clientWidth + 1) { fits = false; }
+    }
+    if (fits) { whole++; }
+  }
+  document.body.setAttribute("data-tables-ok", whole + "/" + tables.length);
 });
 """
 
@@ -148,6 +169,14 @@ def _figure(block: FigureBlock) -> str:
     )
 
 
+def _video(block: VideoBlock) -> str:
+    video = block.video
+    return (
+        f'<p class="video" id="video-{_e(video.key)}"><a href="{_e(quote(video.path))}">{_e(video.title)}</a> '
+        f"(MP4, {video.width}x{video.height}, {video.frames} frames). {_e(video.caption)}</p>"
+    )
+
+
 def render_html(report: Report) -> str:
     body = [f"<h1>{_e(report.title)}</h1>"]
     for block in report_blocks(report):
@@ -159,6 +188,8 @@ def render_html(report: Report) -> str:
             body.append(f'<div class="table-wrap">{formats.to_html(block.table, block.number)}</div>')
         elif isinstance(block, FigureBlock):
             body.append(_figure(block))
+        elif isinstance(block, VideoBlock):
+            body.append(_video(block))
         elif isinstance(block, Special) and block.kind == "notices":
             body += [f'<p class="notice">{_e(n)}</p>' for n in report.notices]
         elif isinstance(block, Special) and block.kind == "provenance":

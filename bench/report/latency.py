@@ -91,6 +91,8 @@ def _describe_record(record: LatencyRecord) -> str:
         f"batch {s.get('batch', '?')}",
         f"compile {s.get('compile', '?')}",
     ]
+    if s.get("sampling_label"):  # e.g. the main job's short settings
+        parts.append(str(s["sampling_label"]))
     return f"latency record {record.path}: " + ", ".join(parts)
 
 

@@ -65,13 +65,28 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, **options: Any) -> pd.DataFrame:
     if not path.is_file() or path.stat().st_size == 0:
         return pd.DataFrame()
     try:
-        return pd.read_csv(path)
+        return pd.read_csv(path, **options)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
+
+
+_FRAME_NAMES = ("model", "weights", "protocol", "job", "source_sequence", "source_frame", "driver_sequence",
+                "driver_frame")  # fmt: skip
+
+
+def _read_frames(path: Path) -> pd.DataFrame:
+    """frames.csv with its names kept as text (a driver frame ``00001`` stays ``00001``) and metrics as floats."""
+    frames = _read_csv(path, dtype=str, keep_default_na=False)
+    for column in frames.columns:
+        if column == "frame_index":
+            frames[column] = pd.to_numeric(frames[column], errors="coerce").fillna(-1).astype(int)
+        elif column not in _FRAME_NAMES:
+            frames[column] = pd.to_numeric(frames[column], errors="coerce")  # "inf", "-inf"; "" and "nan": NaN
+    return frames
 
 
 @dataclass(frozen=True)
@@ -134,6 +149,7 @@ class RunRecord:
     sequences: pd.DataFrame
     timings: pd.DataFrame
     failures: pd.DataFrame
+    frames: pd.DataFrame = field(default_factory=pd.DataFrame)  # frames.csv: per-frame metrics, names as text
     latency: LatencyRecord | None = None
     space: Mapping[str, Any] | None = None  # results.json "space" (bench.space.describe_space)
     masks: Mapping[str, Any] | None = None  # results.json "masks" (bench.masks.provider.describe_masks)
@@ -181,6 +197,7 @@ class _Tables:
     timings: pd.DataFrame
     failures: pd.DataFrame
     jobs: dict[str, int]
+    frames: pd.DataFrame
 
 
 def _tables_from_parts(path: Path, metrics: Mapping[str, Mapping[str, Any]]) -> _Tables:
@@ -201,6 +218,7 @@ def _tables_from_parts(path: Path, metrics: Mapping[str, Mapping[str, Any]]) -> 
         timings_table(parts),
         failures_table(parts),
         {"ok": ok, "failed": len(parts) - ok},
+        frames,
     )
 
 
@@ -214,6 +232,7 @@ def _finished(path: Path) -> tuple[dict[str, Any], str, _Tables]:
         _read_csv(path / "timings.csv"),
         _read_csv(path / "failures.csv"),
         dict(results.get("jobs", {})),
+        _read_frames(path / "frames.csv"),
     )
     return results, str(results.get("status", "?")), tables
 
@@ -260,6 +279,7 @@ def read_run(path: Path, tag: str = "R1") -> RunRecord:
         sequences=tables.sequences,
         timings=tables.timings,
         failures=tables.failures,
+        frames=tables.frames,
         latency=latency,
         space=results.get("space"),
         masks=results.get("masks"),

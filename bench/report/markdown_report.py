@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from bench.report import formats
 from bench.report.formats import md_escape
-from bench.report.outline import FigureBlock, Heading, Paragraph, Special, TableBlock, report_blocks
+from bench.report.outline import FigureBlock, Heading, Paragraph, Special, TableBlock, VideoBlock, report_blocks
 
 if TYPE_CHECKING:
     from bench.report.build import Report
@@ -75,6 +76,13 @@ def render_markdown(report: Report) -> str:
                 f"![Figure {block.number}: {md_escape(figure.title)}](figures/{figure.key}.png)",
                 "",
                 f"*Figure {block.number}: {md_escape(figure.caption)}*",
+                "",
+            ]
+        elif isinstance(block, VideoBlock):
+            video = block.video
+            lines += [
+                f"[{md_escape(video.title)}]({quote(video.path)}) (MP4, {video.width}x{video.height}, "
+                f"{video.frames} frames). {md_escape(video.caption)}",
                 "",
             ]
         elif isinstance(block, Special) and block.kind == "notices":

@@ -1,7 +1,8 @@
 """The order of a report's content, shared by the HTML and Markdown renderers so that both say the same thing.
 
-Provenance first (after the notices), then quality tables, quality against latency, latency, qualitative
-results, the published figures with their sources, and what failed or was skipped.
+Provenance first (after the notices), then quality tables, quality against latency, latency (with the total
+time to animate an avatar), qualitative results and their side-by-side videos, the published figures with their
+sources, and what failed or was skipped.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bench.report.plots import RenderedFigure
+from bench.report.canvas import RenderedFigure
 from bench.report.tables import ComparisonTable
+from bench.report.video import RenderedVideo
 
 if TYPE_CHECKING:
     from bench.report.build import Report
 
-__all__ = ["Block", "FigureBlock", "Heading", "Paragraph", "Special", "TableBlock", "report_blocks"]
+__all__ = ["Block", "FigureBlock", "Heading", "Paragraph", "Special", "TableBlock", "VideoBlock", "report_blocks"]
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,16 @@ class FigureBlock:
 
 
 @dataclass(frozen=True)
+class VideoBlock:
+    video: RenderedVideo  # linked (a file beside the report), never embedded
+
+
+@dataclass(frozen=True)
 class Special:
     kind: str  # "notices", "provenance", "published", "failures"
 
 
-Block = Heading | Paragraph | TableBlock | FigureBlock | Special
+Block = Heading | Paragraph | TableBlock | FigureBlock | VideoBlock | Special
 
 
 def report_blocks(report: Report) -> list[Block]:
@@ -79,12 +86,19 @@ def report_blocks(report: Report) -> list[Block]:
     else:
         blocks.append(TableBlock(report.latency, next(tables)))
     blocks += [FigureBlock(f, next(figures)) for f in report.figure("latency-")]
+    blocks += [FigureBlock(f, next(figures)) for f in report.figure("total-time")]
 
     blocks.append(Heading("Qualitative results", "qualitative"))
     grids = report.figure("qualitative-")
     blocks += [FigureBlock(f, next(figures)) for f in grids]
     if not grids:
-        blocks.append(Paragraph("No samples in these runs (samples_per_job = 0, or the run folder has no samples/)."))
+        blocks.append(
+            Paragraph(
+                "No samples in these runs (samples_per_job = 0, no samples/ folder, or samples in the flat layout "
+                "of runs from before per-job sample folders, which are not drawn)."
+            )
+        )
+    blocks += [VideoBlock(v) for v in report.videos]
 
     if report.published:
         blocks += [Heading("Figures reported in the papers", "published"), Special("published")]

@@ -24,6 +24,7 @@ import pandas as pd
 
 from bench.metrics import METRICS
 from bench.report.load import RunRecord
+from bench.report.names import header, metric_variant
 from bench.report.published import PublishedFigure
 
 __all__ = [
@@ -57,6 +58,7 @@ class Column:
     higher_is_better: bool
     unverified: bool = False  # computed with weights whose sha256 is not verified
     description: str = ""
+    variant: str = ""  # the full variant a short title stands for (said in a footnote under the table)
 
     @property
     def arrow(self) -> str:
@@ -102,6 +104,12 @@ class ComparisonTable:
     show_frames: bool = True
     interval: str = "95% CI"
     significant: int = 0  # > 0: that many significant digits per value (latency spans decades), not fixed decimals
+
+    @property
+    def variants_note(self) -> str:
+        """``Metrics: LPIPS (VGG) = lpips.vgg.v0.1; ...``: what each short column title stands for."""
+        parts = [f"{c.title} = {c.variant}" for c in self.columns if c.variant]
+        return "Metrics: " + "; ".join(parts) + "." if parts else ""
 
     def decimals(self, key: str) -> int:
         """Digits after the point for a column: fewer for large numbers (PSNR), more for small ones; negative:
@@ -163,11 +171,12 @@ def _columns(summary: pd.DataFrame) -> tuple[Column, ...]:
         rows = summary[summary["metric"] == name]
         if name in METRICS:
             spec = METRICS.get(name)
-            higher, description = spec.higher_is_better, f"{spec.variant}: {spec.description}"
+            higher, description, variant = spec.higher_is_better, spec.description, spec.variant
         else:  # a metric this version does not know: trust the record
-            higher, description = bool(rows["higher_is_better"].iloc[0]), str(rows["variant"].iloc[0])
+            higher, variant = bool(rows["higher_is_better"].iloc[0]), str(rows["variant"].iloc[0])
+            description = variant
         unverified = "metric_weights" in rows and (rows["metric_weights"] == "unverified").any()
-        columns.append(Column(name, name, higher, bool(unverified), description))
+        columns.append(Column(name, header(name), higher, bool(unverified), description, variant))
     return tuple(columns)
 
 
@@ -326,7 +335,12 @@ def difference_tables(runs: Sequence[RunRecord]) -> list[ComparisonTable]:
         for protocol in sorted(table["protocol"].unique(), key=lambda p: (p != "self", p)):
             part = table[table["protocol"] == protocol]
             columns = tuple(
-                Column(name, name, METRICS.get(name).higher_is_better if name in METRICS else True, False, name)
+                Column(
+                    name,
+                    header(name),
+                    METRICS.get(name).higher_is_better if name in METRICS else True,
+                    variant=metric_variant(name),
+                )
                 for name in _metric_order(list(dict.fromkeys(part["metric"])))
             )
             rows = tuple(
