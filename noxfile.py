@@ -108,10 +108,12 @@ def report(session: nox.Session) -> None:
         parent = Path(session.create_tmp()) / datetime.datetime.now().strftime("runs-%Y%m%d-%H%M%S")
         session.run("bilayer-bench", "run", "--out", str(parent), "--no-progress", "--no-report")
         sources = [str(path) for path in sorted(parent.iterdir()) if path.is_dir()]
-    if (out / "report.html").is_file():  # a report folder: written anew, so that no file of an older one stays
+    if (out / "report.html").is_file():  # a report folder: written anew (its README kept), no older file stays
         import shutil
 
-        shutil.rmtree(out)
+        for child in out.iterdir():
+            if child.name != "README.md":
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
     session.run("bilayer-bench", "report", *sources, "--out", str(out), "--portable")
     offline = ("--disable-socket", "--allow-unix-socket", "-p", "no:cacheprovider")
     browser = ("tests/test_report_browser.py", "-m", "browser")

@@ -259,8 +259,9 @@ def _say_random_weights(labels: dict[str, str]) -> None:
     if random:
         print(
             f"note: {', '.join(random)} ran with RANDOM WEIGHTS (real files not found, or --random-weights): their "
-            "quality numbers say nothing about the methods; real weights: `bilayer-bench weights` lists each file, "
-            "where it is looked for and where it comes from (--weights-dir DIR or $BILAYER_BENCH_WEIGHTS)."
+            "quality numbers say nothing about the methods; real weights: `bilayer-bench weights fetch` downloads "
+            "the files that have a public URL, `bilayer-bench weights` lists every file, where it is looked for and "
+            "where it comes from (--weights-dir DIR or $BILAYER_BENCH_WEIGHTS)."
         )
 
 

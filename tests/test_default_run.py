@@ -53,7 +53,7 @@ def test_main_job_lists_both_models_labelled_beside_the_baselines(main_job: Main
         assert f"\n{model}" in table
     assert "bilayer.paper [RANDOM WEIGHTS]" in table and "fomm.vox256 [RANDOM WEIGHTS]" in table
     assert "copy-source [RANDOM" not in table
-    assert "ran with RANDOM WEIGHTS" in main_job.out and "bilayer-bench weights" in main_job.out
+    assert "ran with RANDOM WEIGHTS" in main_job.out and "bilayer-bench weights fetch" in main_job.out
     weights = json.loads((main_job.run_dir / "weights.json").read_text())
     assert {m: weights[m]["weights_label"] for m in ("bilayer.paper", "fomm.vox256")} == {
         "bilayer.paper": "random",
