@@ -14,10 +14,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from bench.distributed.ranks import Launch, rank_device
 from bench.errors import BenchError
 
 if TYPE_CHECKING:
-    from bench.distributed.launch import Launch
     from bench.protocols import Job
 
 __all__ = ["Communicator", "DistributedError", "SingleProcess", "TorchCommunicator", "digest", "shard_jobs"]
@@ -141,8 +141,6 @@ class TorchCommunicator:
         return self.rank == 0
 
     def device(self, device: str) -> str:
-        from bench.distributed.launch import rank_device
-
         return rank_device(device, self.launch.local_rank)
 
     def describe(self) -> dict[str, Any]:

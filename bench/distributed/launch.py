@@ -7,13 +7,12 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.distributed as dist
 
 from bench.distributed.comm import TorchCommunicator
+from bench.distributed.ranks import Launch, rank_device
 from bench.errors import ConfigError
 
 __all__ = [
@@ -27,16 +26,6 @@ __all__ = [
 
 TIMEOUT_ENV = "BILAYER_BENCH_DIST_TIMEOUT"  # minutes every collective may wait for the slowest rank
 DEFAULT_TIMEOUT_MINUTES = 30.0
-
-
-@dataclass(frozen=True)
-class Launch:
-    """Where this process stands in the group, read from the launcher's environment variables."""
-
-    rank: int
-    world_size: int
-    local_rank: int
-    launcher: Literal["torchrun", "slurm"]
 
 
 def _int_variable(env: Mapping[str, str], name: str) -> int:
@@ -70,17 +59,6 @@ def launch_from_environment(env: Mapping[str, str] | None = None) -> Launch:
     if world < 1 or not 0 <= rank < world or local < 0:
         raise ConfigError(f"--distributed: rank {rank} of world size {world} (local rank {local}) is not valid")
     return Launch(rank, world, local, launcher)  # type: ignore[arg-type]
-
-
-def rank_device(device: str, local_rank: int) -> str:
-    """The device of one rank: ``cuda`` becomes ``cuda:LOCAL_RANK``; ``cpu`` stays."""
-    if device == "cuda":
-        return f"cuda:{local_rank}"
-    if device.startswith("cuda:"):
-        raise ConfigError(
-            f"--distributed with --device {device}: pass --device cuda, and each rank uses cuda:LOCAL_RANK"
-        )
-    return device
 
 
 def timeout_from_environment(env: Mapping[str, str]) -> _dt.timedelta:

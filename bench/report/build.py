@@ -14,7 +14,6 @@ import csv
 import io
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -22,35 +21,21 @@ import pandas as pd
 from bench.records import atomic_write
 from bench.report import formats
 from bench.report.canvas import RenderedFigure
+from bench.report.document import Report
 from bench.report.grids import qualitative_figure
+from bench.report.html_report import render_html
 from bench.report.latency import LatencyView, latency_table, latency_view
 from bench.report.latency_plots import latency_figure, total_time_figure
 from bench.report.load import LATENCY_FILE, RECORD_FILES, ReportInputs
+from bench.report.markdown_report import render_markdown
 from bench.report.plots import pareto_figure, primary_metric, sequence_figure
-from bench.report.provenance import ProvenanceSection, provenance_sections
+from bench.report.portable import path_replacements, portable_text
+from bench.report.provenance import provenance_sections
 from bench.report.published import PublishedFigure, published_figures
-from bench.report.tables import ComparisonTable, difference_tables, quality_tables
-from bench.report.video import RenderedVideo, side_by_side_video
+from bench.report.tables import difference_tables, quality_tables
+from bench.report.video import side_by_side_video
 
 __all__ = ["Report", "build_report", "published_csv", "write_report"]
-
-
-@dataclass(frozen=True)
-class Report:
-    title: str
-    notices: tuple[str, ...]  # said first: synthetic data, random weights, partial runs
-    provenance: tuple[ProvenanceSection, ...]
-    quality: tuple[ComparisonTable, ...]
-    latency: ComparisonTable | None
-    latency_source: str
-    figures: tuple[RenderedFigure, ...]
-    videos: tuple[RenderedVideo, ...]
-    published: tuple[PublishedFigure, ...]
-    failures: pd.DataFrame
-    inputs: ReportInputs
-
-    def figure(self, key_prefix: str) -> list[RenderedFigure]:
-        return [f for f in self.figures if f.key.startswith(key_prefix)]
 
 
 def _notices(inputs: ReportInputs) -> list[str]:
@@ -192,9 +177,6 @@ def _copy_records(inputs: ReportInputs, out: Path) -> None:
 def write_report(report: Report, out: Path, *, portable: bool = False) -> list[Path]:
     """Write the report folder ``out``; returns the files written (records copies aside). ``portable``: machine
     paths in the pages and tables written machine-independently (:mod:`bench.report.portable`)."""
-    from bench.report.html_report import render_html
-    from bench.report.markdown_report import render_markdown
-    from bench.report.portable import path_replacements, portable_text
 
     written: list[Path] = []
     replacements = path_replacements([run.path for run in report.inputs.runs]) if portable else []

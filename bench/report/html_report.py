@@ -18,7 +18,7 @@ from bench.report import formats
 from bench.report.outline import FigureBlock, Heading, Paragraph, Special, TableBlock, VideoBlock, report_blocks
 
 if TYPE_CHECKING:
-    from bench.report.build import Report
+    from bench.report.document import Report
 
 __all__ = ["render_html"]
 

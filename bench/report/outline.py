@@ -15,7 +15,7 @@ from bench.report.tables import ComparisonTable
 from bench.report.video import RenderedVideo
 
 if TYPE_CHECKING:
-    from bench.report.build import Report
+    from bench.report.document import Report
 
 __all__ = ["Block", "FigureBlock", "Heading", "Paragraph", "Special", "TableBlock", "VideoBlock", "report_blocks"]
 
