@@ -160,14 +160,20 @@ def _frames(count: int, size: int = 32) -> list[np.ndarray]:
 
 
 def test_fomm_folder_and_mp4_clips(tmp_path: Path) -> None:
-    import imageio.v3 as iio
+    import av
 
     root = tmp_path / "vox"
     folder = root / "test" / "id10001#abcDEF#000100#000200"
     folder.mkdir(parents=True)
     for i, frame in enumerate(_frames(3)):
         Image.fromarray(frame).save(folder / f"{i:07d}.png")
-    iio.imwrite(root / "test" / "clip.mp4", np.stack(_frames(5)), plugin="pyav", codec="libx264", fps=25)
+    with av.open(str(root / "test" / "clip.mp4"), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width = stream.height = 32
+        stream.pix_fmt = "yuv420p"
+        for frame in _frames(5):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
     dataset = open_dataset(DataConfig(root=str(root), layout="fomm"))
     ids = [s.id for s in dataset.sequences]
     assert ids == ["clip/clip/0", "id10001/abcDEF/000100#000200"]

@@ -108,11 +108,12 @@ def read_segmentation(path: Path, size: tuple[int, int]) -> np.ndarray:
 
 def read_video_frames(path: Path) -> list[np.ndarray]:
     """Decode every frame of a video file (FOMM layout) to uint8 (H, W, 3)."""
-    import imageio.v3 as iio  # deferred: only FOMM-layout video clips need it
+    import av  # deferred: only FOMM-layout video clips need it
 
     try:
-        frames = [np.asarray(frame)[..., :3] for frame in iio.imiter(path, plugin="pyav")]
-    except (OSError, ValueError, RuntimeError) as error:
+        with av.open(str(path)) as container:
+            frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    except (av.FFmpegError, OSError, ValueError, RuntimeError, IndexError) as error:  # IndexError: no video stream
         raise DataError(
             path, f"cannot decode video ({error})", "re-encode the clip (H.264 .mp4) or remove it"
         ) from error
