@@ -228,7 +228,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         result = run_benchmark(
             config, out_root=args.out or DEFAULT_OUT, resume=args.resume, progress=not args.no_progress
         )
-    print(format_summary(result.summary, result.counts, result.caption))
+    latency = None
+    if config.latency.measure:  # before the table, whose latency columns it fills
+        from bench.followup import measure_latency
+
+        print("measuring latency of the run's models (short settings) ...", file=sys.stderr, flush=True)
+        latency = measure_latency(config, result.run_dir, say=lambda text: print(text, file=sys.stderr, flush=True))
+    print(format_summary(result.summary, result.counts, result.caption, latency.columns if latency else None))
     if result.differences is not None and not result.differences.empty:
         print(format_differences(result.differences))
     if result.costs is not None and not result.costs.empty:
@@ -240,7 +246,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for skipped in result.skipped_metrics:
         print(f"skipped metric {skipped['name']}: {skipped['reason']}")
     _say_random_weights(result.weights_labels)
-    _followups(config, result.run_dir)
+    if latency is not None:
+        print(latency.text)
+        print(f"latency record: {result.run_dir / 'latency.json'}")
+    if config.report:
+        from bench.followup import write_run_report
+
+        print(f"report: {write_run_report(result.run_dir)} (and report.md, tables/, figures/, videos/ beside it)")
     print(f"run directory: {result.run_dir}")
     if not result.failures.empty:
         print(
@@ -263,18 +275,6 @@ def _say_random_weights(labels: dict[str, str]) -> None:
             "the files that have a public URL, `bilayer-bench weights` lists every file, where it is looked for and "
             "where it comes from (--weights-dir DIR or $BILAYER_BENCH_WEIGHTS)."
         )
-
-
-def _followups(config: RunConfig, run_dir: Path) -> None:
-    """The run's latency and report when its config asks (bench.followup), after its table."""
-    from bench.followup import measure_latency, write_run_report
-
-    if config.latency.measure:
-        print("measuring latency of the run's models (short settings) ...", file=sys.stderr, flush=True)
-        print(measure_latency(config, run_dir, say=lambda text: print(text, file=sys.stderr, flush=True)))
-        print(f"latency record: {run_dir / 'latency.json'}")
-    if config.report:
-        print(f"report: {write_run_report(run_dir)} (and report.md, tables/, figures/ beside it)")
 
 
 def _cmd_weights(args: argparse.Namespace) -> int:

@@ -8,12 +8,19 @@ one line and leaves the evaluation's records as they are.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.config import RunConfig
 from bench.latency.config import LatencyConfig, StagePolicy
 
-__all__ = ["REPORT_FOLDER", "latency_config", "measure_latency", "write_run_report"]
+__all__ = [
+    "REPORT_FOLDER",
+    "MeasuredLatency",
+    "latency_config",
+    "measure_latency",
+    "write_run_report",
+]
 
 REPORT_FOLDER = "report"
 
@@ -47,15 +54,26 @@ def latency_config(config: RunConfig) -> LatencyConfig:
     )
 
 
-def measure_latency(config: RunConfig, run_dir: Path, say: Callable[[str], None]) -> str:
-    """Time the run's models into ``run_dir/latency.json``; returns the console summary."""
+@dataclass(frozen=True)
+class MeasuredLatency:
+    text: str  # the console's latency table (brief)
+    columns: dict[str, dict[str, float]]  # model -> {"prepare": ms/avatar, "frame": ms/frame}: bench.table columns
+
+
+def measure_latency(config: RunConfig, run_dir: Path, say: Callable[[str], None]) -> MeasuredLatency:
+    """Time the run's models into ``run_dir/latency.json``; the console's table and the per-model medians."""
     from bench.latency.harness import run_latency
     from bench.latency.record import write_record
     from bench.latency.table import format_latency
 
     record = run_latency(latency_config(config), say=say)
     write_record(record, run_dir)
-    return format_latency(record, brief=True)
+    columns: dict[str, dict[str, float]] = {}
+    for row in record.stages:
+        key = {"prepare": "prepare", "end_to_end": "frame"}.get(row.stage)
+        if key is not None and row.median_s is not None:
+            columns.setdefault(row.model, {})[key] = row.median_s * 1e3
+    return MeasuredLatency(format_latency(record, brief=True), columns)
 
 
 def write_run_report(run_dir: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -18,6 +19,14 @@ def _number(value: float) -> str:
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
     return f"{0.0 if abs(value) < 5e-5 else value:.4f}"  # no "-0.0000" for a rounding-level negative
+
+
+LATENCY_COLUMNS = {"prepare": "prepare ms/avatar", "frame": "end-to-end ms/frame"}
+"""The results table's latency columns, keys of ``format_summary``'s ``latency`` (bench.followup fills them)."""
+
+
+def _ms(value: float) -> str:
+    return "-" if math.isnan(value) else (f"{value:.1f}" if value >= 10 else f"{value:.3g}")
 
 
 def _unscored_lines(summary: pd.DataFrame) -> list[str]:
@@ -36,11 +45,20 @@ def _unscored_lines(summary: pd.DataFrame) -> list[str]:
     return lines
 
 
-def format_summary(summary: pd.DataFrame, counts: pd.DataFrame, caption: str = "") -> str:
+def format_summary(
+    summary: pd.DataFrame,
+    counts: pd.DataFrame,
+    caption: str = "",
+    latency: Mapping[str, Mapping[str, float]] | None = None,
+) -> str:
     """A fixed-width table: one row per (model, protocol) that produced frames (``counts``: model, weights,
     protocol, frames), one column per metric of ``summary`` with the better direction marked; "-" where a metric
     does not apply (distance metrics on cross-reenactment, which has no ground truth). ``caption`` (the
-    evaluation space and masks) heads it; frames a metric could not score are listed under it."""
+    evaluation space and masks) heads it; frames a metric could not score are listed under it. ``latency``
+    (model -> :data:`LATENCY_COLUMNS` key -> median ms) adds the latency columns, per model."""
+    timed = {
+        key: title for key, title in LATENCY_COLUMNS.items() if latency and any(key in v for v in latency.values())
+    }
     if counts.empty:
         return "(no results)"
     metrics = list(dict.fromkeys(summary["metric"])) if not summary.empty else []
@@ -57,6 +75,7 @@ def format_summary(summary: pd.DataFrame, counts: pd.DataFrame, caption: str = "
         "protocol",
         "frames",
         *[f"{m} {'↑' if better[m] else '↓'}{'*' if m in unverified else ''}" for m in metrics],
+        *[f"{title} ↓" for title in timed.values()],
     ]
     values = {(r.model, r.protocol, r.metric): r.value for r in summary.itertuples()}
     lines = [
@@ -65,6 +84,7 @@ def format_summary(summary: pd.DataFrame, counts: pd.DataFrame, caption: str = "
             row.protocol,
             str(row.frames),
             *[_number(values.get((row.model, row.protocol, m), math.nan)) for m in metrics],
+            *[_ms((latency or {}).get(row.model, {}).get(key, math.nan)) for key in timed],
         ]
         for row in counts.itertuples()
     ]
@@ -78,6 +98,11 @@ def format_summary(summary: pd.DataFrame, counts: pd.DataFrame, caption: str = "
     render.insert(1, "  ".join("-" * w for w in widths))
     if unverified:
         render.append("* computed with weights whose sha256 is not verified against a release")
+    if timed:
+        render.append(
+            "latency: medians of this job's latency record (short settings; CPU/GPU, threads and the table with "
+            "spread below), per model: the same on both protocol rows"
+        )
     render.extend(_unscored_lines(summary))
     return "\n".join([caption, *render] if caption else render)
 

@@ -53,6 +53,10 @@ def test_main_job_lists_both_models_labelled_beside_the_baselines(main_job: Main
         assert f"\n{model}" in table
     assert "bilayer.paper [RANDOM WEIGHTS]" in table and "fomm.vox256 [RANDOM WEIGHTS]" in table
     assert "copy-source [RANDOM" not in table
+    assert "prepare ms/avatar ↓" in table and "end-to-end ms/frame ↓" in table  # the latency columns
+    bilayer_row = next(line for line in table.splitlines() if line.startswith("bilayer.paper") and " self " in line)
+    prepare, per_frame = (float(cell) for cell in bilayer_row.split()[-2:])
+    assert prepare > per_frame > 0  # a bi-layer avatar costs more to prepare than a frame to animate
     assert "ran with RANDOM WEIGHTS" in main_job.out and "bilayer-bench weights fetch" in main_job.out
     weights = json.loads((main_job.run_dir / "weights.json").read_text())
     assert {m: weights[m]["weights_label"] for m in ("bilayer.paper", "fomm.vox256")} == {
