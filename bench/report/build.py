@@ -161,17 +161,22 @@ def published_csv(figures: Sequence[PublishedFigure]) -> str:
     return buffer.getvalue()
 
 
-def _copy_records(inputs: ReportInputs, out: Path) -> None:
+def _copy_records(inputs: ReportInputs, out: Path, replacements: Sequence[tuple[str, str]]) -> None:
+    """The small record files, byte for byte, or with machine paths written portably when ``replacements``."""
+
+    def copy(source: Path, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if replacements:
+            atomic_write(target, portable_text(source.read_text(encoding="utf-8"), replacements))
+        else:
+            shutil.copyfile(source, target)
+
     for run in inputs.runs:
-        target = out / "records" / f"{run.tag}-{run.path.name}"
-        target.mkdir(parents=True, exist_ok=True)
         for name in RECORD_FILES:
             if (run.path / name).is_file():
-                shutil.copyfile(run.path / name, target / name)
+                copy(run.path / name, out / "records" / f"{run.tag}-{run.path.name}" / name)
     for i, record in enumerate(inputs.latency, start=1):
-        target = out / "records" / f"L{i}-{record.path.parent.name}"
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(record.path, target / LATENCY_FILE)
+        copy(record.path, out / "records" / f"L{i}-{record.path.parent.name}" / LATENCY_FILE)
 
 
 def write_report(report: Report, out: Path, *, portable: bool = False) -> list[Path]:
@@ -199,5 +204,5 @@ def write_report(report: Report, out: Path, *, portable: bool = False) -> list[P
         put("tables/published.csv", published_csv(report.published))
     put("report.md", render_markdown(report))
     put("report.html", render_html(report))
-    _copy_records(report.inputs, out)
+    _copy_records(report.inputs, out, replacements)
     return written

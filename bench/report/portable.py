@@ -2,7 +2,8 @@
 
 ``bilayer-bench report --portable`` (what ``nox -s report`` uses for ``reports/default/``) writes, in the rendered
 pages and tables: the Python environment's package folders as ``$SITE_PACKAGES``, each run's parent folder as
-``bench-runs``, the home folder as ``~``. The copies under ``records/`` stay byte for byte what the run wrote.
+``bench-runs``, the home folder as ``~``; the copies under ``records/`` the same way (without ``--portable`` they
+are byte for byte what the run wrote).
 """
 
 from __future__ import annotations
