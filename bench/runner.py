@@ -431,6 +431,11 @@ def run_benchmark(
     torch.manual_seed(config.seed)
     device = comm.device(config.device)
     check_device(device)
+    if config.weights_dir and not Path(config.weights_dir).expanduser().is_dir():  # a typo must not mean random weights
+        raise ConfigError(
+            f"--weights-dir {config.weights_dir}: no such folder; pass the folder holding the weight files "
+            "(`bilayer-bench weights fetch --weights-dir DIR` fills one)"
+        )
     where = locations or WeightsLocations.from_environment(
         config.weights_dir or None, accept_mismatch=config.accept_hash_mismatch
     )

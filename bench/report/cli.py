@@ -53,6 +53,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.frames < 1:
         raise ConfigError(f"--frames must be >= 1, got {args.frames}")
+    if args.grid_metric:
+        from bench.metrics import METRICS
+
+        if args.grid_metric not in METRICS:
+            raise ConfigError(
+                f"--grid-metric {args.grid_metric!r} is not a registered metric; name one of the run's, e.g. ssim"
+            )
     inputs = load_inputs(args.runs)
     report = build_report(
         inputs, title=args.title, published=not args.no_published, max_frames=args.frames, metric=args.grid_metric

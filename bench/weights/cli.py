@@ -102,6 +102,10 @@ def _fetch(args: argparse.Namespace, where: WeightsLocations) -> int:
     chosen = args.names or [n for n in WEIGHTS.in_order() if WEIGHTS.get(n).urls]
     entries = [WEIGHTS.get(name) for name in dict.fromkeys(chosen)]  # unknown names: "did you mean" errors
     label, folder = where.download_folder()
+    if folder.exists() and not folder.is_dir():
+        from bench.errors import ConfigError
+
+        raise ConfigError(f"{folder} [{label}] is a file, not a folder; pass the folder the weight files go into")
     print(f"downloading into {folder} [{label}]")
     results = fetch_weights(entries, where, progress=not args.no_progress)
     for result in results:
