@@ -58,6 +58,12 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--layout", choices=["bilayer", "fomm"], help="on-disk layout of --data")
     run.add_argument("--split", help="split folder, e.g. test")
     run.add_argument("--models", help="comma-separated model names (see `bilayer-bench models`)")
+    run.add_argument(
+        "--model-args",
+        metavar="KEY=VALUE,...",
+        help="keyword arguments for the factory of the run's model of yours (package.module:factory); several models "
+        'of yours: [model_args."NAME"] tables in a config',
+    )
     run.add_argument("--metrics", help="comma-separated metric names")
     run.add_argument(
         "--space",
@@ -186,7 +192,7 @@ def _run_config(args: argparse.Namespace) -> RunConfig:
         config = load_preset(args.preset) if args.preset else load_config(args.config)
     elif args.data:  # the main job's short sample is of the embedded default data set only
         config = full_sampling(config)
-    return with_overrides(
+    config = with_overrides(
         config,
         models=_split(args.models),
         metrics=_split(args.metrics),
@@ -209,6 +215,28 @@ def _run_config(args: argparse.Namespace) -> RunConfig:
         latency__measure=args.latency,
         report=args.report,
     )
+    return _with_model_args(config, args.model_args)
+
+
+def _with_model_args(config: RunConfig, text: str | None) -> RunConfig:
+    """``--model-args`` for the one model of the user's among the run's models."""
+    from dataclasses import replace
+
+    from bench.config import parse_model_args
+    from bench.models import MODELS
+
+    if text is None:
+        return config
+    parsed = parse_model_args(text)
+    users = [name for name in config.models if MODELS.get(name).is_users]
+    if len(users) != 1:
+        found = f"{len(users)} ({', '.join(users)})" if users else "none"
+        raise ConfigError(
+            f"--model-args goes to the factory of the run's one model of yours (package.module:factory), and the run "
+            f"has {found}; for several, write [model_args.\"NAME\"] tables in a config file"
+        )
+    merged = {**config.model_args, users[0]: {**config.model_args.get(users[0], {}), **parsed}}
+    return replace(config, model_args=merged)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -285,11 +313,14 @@ def _cmd_weights(args: argparse.Namespace) -> int:
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from bench.models import MODELS
+    from bench.plugins import MODEL_GROUP, installed
 
-    for name in MODELS:
+    plugins = installed(MODEL_GROUP)
+    for name in [*MODELS, *(p.name for p in plugins if p.name not in MODELS)]:
         spec = MODELS.get(name)
         needs = "random weights by design" if spec.always_random else ", ".join(spec.weights) or "no weights"
-        print(f"{name:26s} {spec.description} ({needs})")
+        print(f"{name:26s} {spec.description} ({needs}){f' [{spec.origin}]' if spec.is_users else ''}")
+    print("a model of yours: --models package.module:factory (README: Evaluate your own model)")
     return 0
 
 

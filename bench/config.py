@@ -42,6 +42,7 @@ __all__ = [
     "full_sampling",
     "load_config",
     "load_preset",
+    "parse_model_args",
 ]
 
 Layout = Literal["bilayer", "fomm"]
@@ -164,6 +165,7 @@ class LatencyRunConfig:
 
 
 RandomWeights = bool | Literal["missing"]
+ModelArg = str | int | float | bool
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,8 @@ class RunConfig:
     save_stats: str = ""  # write the run's reference statistics there (.npz) for later runs' ref_stats
     latency: LatencyRunConfig = field(default_factory=LatencyRunConfig)
     report: bool = False  # end by writing RUN/report/ (bilayer-bench report RUN --out RUN/report)
+    # keyword arguments of a user's model factory (bench.models.plugins), per model: [model_args."pkg.mod:create"]
+    model_args: dict[str, dict[str, ModelArg]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -217,6 +221,62 @@ class RunConfig:
             raise ConfigError(f"samples_per_job must be >= 0, got {self.samples_per_job}")
         if self.random_weights not in (True, False, "missing"):
             raise ConfigError(f'random_weights must be true, false or "missing", got {self.random_weights!r}')
+        _check_model_args(self.model_args, self.models)
+
+
+def _check_model_args(model_args: Any, models: tuple[str, ...]) -> None:
+    if not isinstance(model_args, dict):
+        raise ConfigError(f'model_args must be tables [model_args."MODEL"] of KEY = VALUE, got {model_args!r}')
+    for model, args in model_args.items():
+        if model not in models:
+            raise ConfigError(
+                f"model_args names {model!r}, which is not one of the run's models ({', '.join(models)}); name one "
+                "of them or drop its table"
+            )
+        if not isinstance(args, dict) or not all(isinstance(k, str) and k.isidentifier() for k in args):
+            raise ConfigError(f'model_args."{model}" must be a table of KEY = VALUE (KEY a Python name), got {args!r}')
+        for key, value in args.items():
+            if not isinstance(value, (str, int, float, bool)):
+                raise ConfigError(
+                    f'model_args."{model}".{key}: {value!r} is a {type(value).__name__}; values are strings, numbers '
+                    "or booleans"
+                )
+
+
+def parse_model_args(text: str) -> dict[str, ModelArg]:
+    """``--model-args KEY=VALUE,...``: each VALUE read as a TOML value (``2``, ``0.5``, ``true``, ``"a,b"``), else as
+    a string."""
+    args: dict[str, ModelArg] = {}
+    for item in _split_items(text):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise ConfigError(f"--model-args: {item!r} is not KEY=VALUE (KEY a Python name); e.g. --model-args gain=2")
+        if key in args:
+            raise ConfigError(f"--model-args: {key} is given twice")
+        try:
+            parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value.strip()
+        if not isinstance(parsed, (str, int, float, bool)):
+            raise ConfigError(f"--model-args {key}: {value!r} is not a string, number or boolean")
+        args[key] = parsed
+    return args
+
+
+def _split_items(text: str) -> list[str]:
+    """Split at commas outside double quotes."""
+    items, current, quoted = [], "", False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            items.append(current)
+            current = ""
+        else:
+            current += ch
+    items.append(current)
+    return [item for item in items if item.strip()]
 
 
 _DEVICE = re.compile(r"cpu|cuda(:[0-9]+)?|mps")

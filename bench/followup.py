@@ -49,6 +49,7 @@ def latency_config(config: RunConfig) -> LatencyConfig:
         calibration=StagePolicy(warmup=1, min_runs=4, min_time_s=0.5, max_runs=100),
         calibration_size=short.calibration_size,
         rounds=short.rounds,
+        model_args=config.model_args,
         sampling_label=short.label
         + ("" if data_root or not config.data.root else "; frames of the embedded default data set"),
     )

@@ -28,7 +28,6 @@ from bench.space import (
     Crops,
     Placement,
     SpaceFrames,
-    output_geometry,
     output_to_space,
     placement,
     reference_to_space,
@@ -178,7 +177,7 @@ class JobRunner:
     def _animate(self, loaded: LoadedModel, job: Job, frames: JobFrames) -> tuple[torch.Tensor, list[dict]]:
         """All driving frames through the model, mapped into the space; the stage timings."""
         model, timings = loaded.model, []
-        geometry = output_geometry(model)
+        geometry = loaded.spec.output_geometry  # create_model checked the model's own declaration against it
         start = time.perf_counter()
         state = model.prepare(frames.source)
         timings.append({"stage": "prepare", "frames": 1, "ms": (time.perf_counter() - start) * 1e3})

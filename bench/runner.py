@@ -15,7 +15,7 @@ import datetime as _dt
 import logging
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ from bench.metrics import METRICS
 from bench.metrics.evaluators import BuiltMetric, build_metrics
 from bench.metrics.kid import LIMIT as KID_LIMIT
 from bench.metrics.kid import kid_rows, sample_rows
-from bench.models import MODELS, LoadedModel, create_model, frames_from_data
+from bench.models import MODELS, LoadedModel, ModelSpec, create_model, frames_from_data
 from bench.protocols import Job, SkippedSequence, build_jobs
 from bench.records import RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, RunDirectory, atomic_write
 from bench.refstats import ReferenceStats, check_save_target, read_reference_stats, write_reference_stats
@@ -93,6 +93,18 @@ def _job_seed(seed: int, model: str, job_id: str) -> int:
     return zlib.crc32(f"{seed}:{model}:{job_id}".encode())
 
 
+def _run_model(runner: JobRunner, loaded: LoadedModel, job: Job, frames: JobFrames) -> dict | Exception:
+    """The job's part payload, or the error that fails the job (a model of the user's may raise anything)."""
+    try:
+        return runner.run(loaded, job, frames)
+    except (BenchError, RuntimeError, ValueError) as error:
+        return error
+    except Exception as error:
+        if not loaded.spec.is_users:
+            raise
+        return error
+
+
 def _process_job(
     job: Job,
     dataset: Dataset,
@@ -132,10 +144,9 @@ def _process_job(
     generated = 0
     for m in pending:
         torch.manual_seed(_job_seed(runner.config.seed, m.spec.name, job.id))
-        try:
-            payload = runner.run(m, job, frames)
-        except (BenchError, RuntimeError, ValueError) as error:
-            logger.warning("model %s failed on %s: %s", m.spec.name, job.id, error)
+        payload = _run_model(runner, m, job, frames)
+        if isinstance(payload, Exception):
+            logger.warning("model %s failed on %s: %s", m.spec.name, job.id, payload)
             record.write_part(
                 m.spec.name,
                 job.id,
@@ -144,7 +155,7 @@ def _process_job(
                     **base,
                     "status": "failed",
                     "file": None,
-                    "error": f"{type(error).__name__}: {error}",
+                    "error": f"{type(payload).__name__}: {payload}",
                 },
             )
             continue
@@ -350,12 +361,11 @@ def _masks_record(config: RunConfig, parts: Sequence[dict[str, Any]]) -> dict[st
     return describe_masks(config.data.masks, counts)
 
 
-def _check_landmarks(config: RunConfig, dataset: Dataset) -> None:
+def _check_landmarks(config: RunConfig, dataset: Dataset, specs: Mapping[str, ModelSpec]) -> None:
     """Refuse, before anything runs, what the data set or the evaluation space cannot give: landmarks for models
     and crop spaces, masks for the masked-crop space, full frames for the frame space."""
     space = config.space
-    for name in config.models:
-        spec = MODELS.get(name)
+    for name, spec in specs.items():
         if spec.needs_landmarks and dataset.layout != "bilayer":
             raise ConfigError(
                 f"model {name} needs the 68 landmarks of every frame, which the {dataset.layout} layout at "
@@ -414,11 +424,13 @@ def run_benchmark(
     progress: bool = True,
     on_job_done: Callable[[Job], None] | None = None,
     comm: Communicator | None = None,
+    instances: Mapping[str, LoadedModel] | None = None,
 ) -> RunSummary:
     """Run ``config`` into a new run directory under ``out_root``, or continue the run directory ``resume``.
 
     With ``comm`` (a process group, :func:`bench.distributed.run_distributed`) this process runs its shard of the
-    jobs and rank 0 writes the record; every rank returns the summary.
+    jobs and rank 0 writes the record; every rank returns the summary. ``instances`` are models built by the caller
+    (:func:`bench.api.evaluate`), used for the config's models of those names instead of the registry's.
     """
     from bench.config import check_device
     from bench.plan import plan_jobs
@@ -440,7 +452,10 @@ def run_benchmark(
         config.weights_dir or None, accept_mismatch=config.accept_hash_mismatch
     )
     dataset = comm.main_first(lambda: open_dataset(config.data, progress=progress and comm.is_main))
-    _check_landmarks(config, dataset)
+    instances = dict(instances or {})
+    _check_landmarks(
+        config, dataset, {n: instances[n].spec if n in instances else MODELS.get(n) for n in config.models}
+    )
     jobs, skipped = build_jobs(dataset.sequences, config.protocol)
     jobs = plan_jobs(dataset, config.protocol, jobs, skipped)
     comm.check_agree("config and job list", digest(config_to_toml(config) + "\n".join(j.id for j in jobs)))
@@ -449,7 +464,16 @@ def run_benchmark(
         comm.on_main(lambda: RunDirectory.open(resume).check_resume(fingerprint))
     with checkpoint_errors():
         models = [
-            create_model(name, where, random_weights=config.random_weights, device=device, seed=config.seed)
+            instances[name]
+            if name in instances
+            else create_model(
+                name,
+                where,
+                random_weights=config.random_weights,
+                device=device,
+                seed=config.seed,
+                args=config.model_args.get(name),
+            )
             for name in config.models
         ]
     metrics, skipped_metrics = build_metrics(config.metrics, where, device, allow_missing=config.allow_missing_metrics)

@@ -117,6 +117,7 @@ class LatencyConfig:
     rounds: int = ROUNDS
     seed: int = 0
     sampling_label: str = ""  # what the record says of its sampling, e.g. a run's short settings ("": none)
+    model_args: dict[str, dict[str, Any]] = field(default_factory=dict)  # a user's factory's arguments, per model
 
     def __post_init__(self) -> None:
         if not self.models:

@@ -89,7 +89,9 @@ def load_for_latency(
     if not config.random_weights:
         try:
             with checkpoint_errors():  # a file the model's reader refuses is a WeightsError too
-                loaded = create_model(name, locations, device=config.device, seed=config.seed)
+                loaded = create_model(
+                    name, locations, device=config.device, seed=config.seed, args=config.model_args.get(name)
+                )
         except WeightsError as error:
             say(
                 f"{name}: real weights not usable, timing random weights of the same architecture instead "
@@ -98,7 +100,9 @@ def load_for_latency(
         else:
             freeze(loaded.model)
             return loaded
-    loaded = create_model(name, locations, random_weights=True, device=config.device, seed=config.seed)
+    loaded = create_model(
+        name, locations, random_weights=True, device=config.device, seed=config.seed, args=config.model_args.get(name)
+    )
     freeze(loaded.model)
     return loaded
 

@@ -5,7 +5,8 @@ A *frame* metric gives one value per generated frame, against the ground-truth d
 frame (``cross_reference="source"``). A *set* metric (FID) compares the distribution of all generated frames of a
 (model, protocol) with that of the real frames. Metrics with weights are built by ``factory`` from files the
 weights registry resolves offline; a metric whose files are missing is skipped with one line saying which file
-and where to put it, unless it was asked for by name (then it is an error).
+and where to put it, unless it was asked for by name (then it is an error). A metric of the user's is an installed
+``bilayer_bench.metrics`` entry point (asked for by name; ``"all"`` means the suite's own).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from bench.errors import ConfigError
+from bench.plugins import METRIC_GROUP, entry_point, import_target
 from bench.registry import Registry
 
 __all__ = ["ALL", "METRICS", "MetricSpec"]
@@ -45,7 +48,24 @@ class MetricSpec:
         return self.cross_reference is None
 
 
-METRICS: Registry[MetricSpec] = Registry("metric")
+def _discover(name: str) -> MetricSpec | None:
+    """A metric of the user's: the ``bilayer_bench.metrics`` entry point ``name`` of an installed package, a
+    :class:`MetricSpec` named ``name`` whose ``factory(locations, device)`` returns ``(score, weights)``."""
+    found = entry_point(METRIC_GROUP, name)
+    if found is None:
+        return None
+    spec = import_target(found.target, f"metric {name} (entry point {METRIC_GROUP} of {found.distribution or '?'})")
+    if not isinstance(spec, MetricSpec) or spec.name != name:
+        raise ConfigError(
+            f"metric {name}: the entry point {found.target} of {found.distribution or '?'} must be a "
+            f"bench.metrics.MetricSpec named {name!r}, got {type(spec).__name__} {getattr(spec, 'name', '')!r}"
+        )
+    return spec
+
+
+METRICS: Registry[MetricSpec] = Registry(
+    "metric", discover=_discover, unknown_hint=f"; a metric of yours: an installed {METRIC_GROUP} entry point"
+)
 for _spec in (
     MetricSpec(
         "l1",

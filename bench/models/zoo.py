@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
+from bench.errors import BenchError, ConfigError
+from bench.models.plugins import check_model_args, discover_model
 from bench.models.protocol import AvatarModel
+from bench.models.spec import ModelSpec
+from bench.plugins import MODEL_GROUP
 from bench.registry import Registry, import_object
 from bench.weights import ResolvedWeight, WeightsLocations, require, resolve
 
@@ -32,27 +38,12 @@ WEIGHT_MARKS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
-class ModelSpec:
-    """A registered system. ``factory`` is ``"module:callable"`` called as ``factory(weights=..., seed=...)``
-    where ``weights`` maps weight-registry names to files, or is None for random initialisation."""
-
-    name: str
-    factory: str
-    description: str
-    weights: tuple[str, ...] = ()
-    needs_landmarks: bool = False
-    paper: str = ""
-    always_random: bool = False  # tiny test variants: random weights by design, labelled so
-    optional_weights: tuple[str, ...] = ()  # passed to the factory when present and verified-or-unpinned
-    output_geometry: Literal["frame", "crop"] = "frame"  # what animate returns (bench.space): frames or crops
-
-
-@dataclass(frozen=True)
 class LoadedModel:
     spec: ModelSpec
     model: AvatarModel
     weights_label: WeightsLabel
     weights: tuple[ResolvedWeight, ...]
+    args: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # model_args given to a user's factory
 
     @property
     def label(self) -> str:
@@ -60,15 +51,21 @@ class LoadedModel:
         return self.spec.name + WEIGHT_MARKS[self.weights_label]
 
     def provenance(self) -> dict[str, object]:
+        users = {"origin": self.spec.origin, "factory": self.spec.factory, "args": dict(self.args)}
         return {
             "model": self.spec.name,
             "weights_label": self.weights_label,
             "files": [w.provenance() for w in self.weights],
             "notes": dict(getattr(self.model, "record_notes", {})),  # choices the model makes that a reader needs
+            **(users if self.spec.is_users else {}),
         }
 
 
-MODELS: Registry[ModelSpec] = Registry("model")
+MODELS: Registry[ModelSpec] = Registry(
+    "model",
+    discover=discover_model,
+    unknown_hint=f"; a model of yours: package.module:factory, or an installed {MODEL_GROUP} entry point",
+)
 
 MODELS.register(
     "copy-source",
@@ -137,20 +134,23 @@ def create_model(
     random_weights: bool | str = False,
     device: torch.device | str = "cpu",
     seed: int = 0,
+    args: Mapping[str, Any] | None = None,
 ) -> LoadedModel:
-    """Build a registered model; its weights are resolved and verified offline unless ``random_weights`` is true;
-    ``"missing"``: random weights when one of the model's files is not found (a file found but refused stays an
-    error)."""
+    """Build a registered model (or one of the user's, :mod:`bench.models.plugins`); its weights are resolved and
+    verified offline unless ``random_weights`` is true; ``"missing"``: random weights when one of the model's files
+    is not found (a file found but refused stays an error). ``args`` go to a user's factory as keyword arguments."""
     spec = MODELS.get(name)
     factory = import_object(spec.factory)
+    args = dict(args or {})
+    check_model_args(spec, factory, args)
     if random_weights == "missing":
         random_weights = not all(resolve(w, locations, verify=False).present for w in spec.weights)
     if spec.always_random:
-        model, label, resolved = factory(weights=None, seed=seed), "random", ()
+        paths, label, resolved = None, "random", ()
     elif not spec.weights:
-        model, label, resolved = factory(weights=None, seed=seed), "none", ()
+        paths, label, resolved = None, "none", ()
     elif random_weights:
-        model, label, resolved = factory(weights=None, seed=seed), "random", ()
+        paths, label, resolved = None, "random", ()
     else:
         optional = tuple(
             r
@@ -159,14 +159,45 @@ def create_model(
         )
         resolved = tuple(require(w, locations) for w in spec.weights) + optional
         paths = {r.entry.name: r.path for r in resolved}
-        model = factory(weights=paths, seed=seed)
         verified = all(r.verification in ("verified", "verified-prefix") for r in resolved)
         label = "verified" if verified else "unverified"
+    model = _call_factory(spec, factory, paths, seed, args)
     if hasattr(model, "to"):  # torch modules and model wrappers that own modules
         model = model.to(device)
     if hasattr(model, "eval"):
         model = model.eval()
-    return LoadedModel(spec, model, label, resolved)
+    check_geometry(spec, model)
+    if spec.is_users and not (callable(getattr(model, "prepare", None)) and callable(getattr(model, "animate", None))):
+        raise ConfigError(
+            f"model {name}: {spec.factory} returned a {type(model).__name__}, which has no prepare(source) and "
+            "animate(state, driver) methods (bench.models.protocol.AvatarModel)"
+        )
+    return LoadedModel(spec, model, label, resolved, args)  # type: ignore[arg-type]
+
+
+def check_geometry(spec: ModelSpec, model: Any) -> None:
+    """The geometry a model declares on itself (``output_geometry``, as bi-layer's) is the one its spec says."""
+    own = getattr(model, "output_geometry", spec.output_geometry)
+    if own != spec.output_geometry:
+        raise ConfigError(
+            f"model {spec.name} renders output_geometry={own!r} but is registered with {spec.output_geometry!r}; "
+            "declare the same in @avatar_model(output_geometry=...)"
+        )
+
+
+def _call_factory(spec: ModelSpec, factory: Any, paths: dict[str, Any] | None, seed: int, args: dict) -> Any:
+    """The factory's model; a user's factory that raises is one line naming it (ours raise our own errors)."""
+    if not spec.is_users:
+        return factory(weights=paths, seed=seed)
+    try:
+        return factory(weights=paths, seed=seed, **args)
+    except BenchError:
+        raise
+    except Exception as error:
+        raise ConfigError(
+            f"model {spec.name}: its factory {spec.factory}(weights=..., seed={seed}, **{args}) raised "
+            f"{type(error).__name__}: {error}"
+        ) from error
 
 
 _FOMM_PAPER = "Siarohin et al., NeurIPS 2019"

@@ -1,0 +1,1 @@
+"""Examples that the README's guides run (not installed with the package)."""
