@@ -15,6 +15,8 @@ from bench.errors import BenchError, ConfigError
 
 if TYPE_CHECKING:
     from bench.config import RunConfig
+    from bench.followup import MeasuredLatency
+    from bench.runner import RunSummary
 
 __all__ = ["build_parser", "main"]
 
@@ -110,6 +112,13 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="end by writing the report folder RUN/report/ (report; default run: on)",
+    )
+    run.add_argument(
+        "--save-outputs",
+        action="store_true",
+        default=None,
+        help="write every generated self-reenactment frame as PNG into RUN/outputs/MODEL/, laid out like the data "
+        "set (bilayer-bench score reads them)",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument(
@@ -214,6 +223,7 @@ def _run_config(args: argparse.Namespace) -> RunConfig:
         space__name=args.space,
         latency__measure=args.latency,
         report=args.report,
+        save_outputs=args.save_outputs,
     )
     return _with_model_args(config, args.model_args)
 
@@ -241,7 +251,6 @@ def _with_model_args(config: RunConfig, text: str | None) -> RunConfig:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from bench.runner import run_benchmark
-    from bench.table import format_differences, format_summary
 
     config = _run_config(args)
     if args.distributed:
@@ -262,6 +271,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         print("measuring latency of the run's models (short settings) ...", file=sys.stderr, flush=True)
         latency = measure_latency(config, result.run_dir, say=lambda text: print(text, file=sys.stderr, flush=True))
+    return print_run_result(result, latency, with_report=config.report)
+
+
+def print_run_result(result: RunSummary, latency: MeasuredLatency | None = None, *, with_report: bool = False) -> int:
+    """What a run prints at its end (also ``score``): tables, warnings, the report's and the run's paths, the
+    failed jobs; exit 1 when some job failed."""
+    from bench.table import format_differences, format_summary
+
     print(format_summary(result.summary, result.counts, result.caption, latency.columns if latency else None))
     if result.differences is not None and not result.differences.empty:
         print(format_differences(result.differences))
@@ -277,7 +294,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if latency is not None:
         print(latency.text)
         print(f"latency record: {result.run_dir / 'latency.json'}")
-    if config.report:
+    if with_report:
         from bench.followup import write_run_report
 
         print(f"report: {write_run_report(result.run_dir)} (and report.md, tables/, figures/, videos/ beside it)")
@@ -351,6 +368,7 @@ EXTENSIONS: dict[str, str] = {
     "regression": "bench.regression.cli",
     "latency": "bench.latency.cli",
     "prepare": "bench.prepare.cli",
+    "score": "bench.score_cli",
 }
 """Commands that live in their own package, next to what they drive."""
 

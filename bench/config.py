@@ -196,6 +196,7 @@ class RunConfig:
     save_stats: str = ""  # write the run's reference statistics there (.npz) for later runs' ref_stats
     latency: LatencyRunConfig = field(default_factory=LatencyRunConfig)
     report: bool = False  # end by writing RUN/report/ (bilayer-bench report RUN --out RUN/report)
+    save_outputs: bool = False  # every generated self-reenactment frame as PNG in RUN/outputs/ (bench.score reads them)
     # keyword arguments of a user's model factory (bench.models.plugins), per model: [model_args."pkg.mod:create"]
     model_args: dict[str, dict[str, ModelArg]] = field(default_factory=dict)
 

@@ -4,7 +4,7 @@ Names in the tables come from the data set (person, video, sequence and frame na
 error messages. A cell starting with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage return) is evaluated as a
 formula by spreadsheet programs, so such a text cell gets a leading ``'`` (OWASP's advice); cells that read as
 a number (``-0.5``, ``-inf``) are left as they are. Every CSV file is written by
-:func:`bench.records.atomic_write`, which passes the text of a ``.csv`` file through :func:`neutralise`, so no
+:func:`bench.atomic.atomic_write`, which passes the text of a ``.csv`` file through :func:`neutralise`, so no
 writer can forget it.
 """
 

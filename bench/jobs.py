@@ -18,16 +18,18 @@ import torch
 from PIL import Image
 
 from bench.config import RunConfig
+from bench.data.layouts import mirror_path
 from bench.errors import ModelOutputError
 from bench.metrics.evaluators import BuiltMetric
 from bench.models import Frames, LoadedModel
 from bench.protocols import Job
-from bench.records import INPUTS, RunDirectory, sample_frame_name
+from bench.records import INPUTS, RunDirectory, file_stem, sample_frame_name
 from bench.space import (
     CropOutput,
     Crops,
     Placement,
     SpaceFrames,
+    as_8bit,
     output_to_space,
     placement,
     reference_to_space,
@@ -112,13 +114,13 @@ def check_output(output: Any, driver: Frames, geometry: str, model: str) -> Any:
         found = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
         raise ModelOutputError(f"model {model} returned {found}, expected images of shape {expected}")
     _check_finite(output, model)
-    return output.float().clamp(0.0, 1.0)
+    return as_8bit(output.float().clamp(0.0, 1.0))
 
 
 def _concat_outputs(outputs: list[Any], geometry: str) -> Any:
     if geometry != "crop":
         return torch.cat(outputs)
-    images = torch.cat([o.images.float().clamp(0.0, 1.0) for o in outputs])
+    images = as_8bit(torch.cat([o.images.float().clamp(0.0, 1.0) for o in outputs]))
     return Crops(images, torch.cat([torch.as_tensor(o.boxes, dtype=torch.float64).cpu() for o in outputs]))
 
 
@@ -126,12 +128,18 @@ class JobRunner:
     """Runs one model on one job and scores it; the result is the job's part payload."""
 
     def __init__(
-        self, config: RunConfig, record: RunDirectory, sample_jobs: set[str], metrics: list[BuiltMetric]
+        self,
+        config: RunConfig,
+        record: RunDirectory,
+        sample_jobs: set[str],
+        metrics: list[BuiltMetric],
+        data_root: Path | None = None,
     ) -> None:
         self.config = config
         self.record = record
         self.sample_jobs = sample_jobs
         self.metrics = metrics
+        self.data_root = data_root  # where the ground truth lives: save_outputs mirrors its layout
 
     @property
     def frame_metric_names(self) -> list[str]:
@@ -174,10 +182,16 @@ class JobRunner:
             timings.append(_metric_timing(metric.spec.name, "pair", len(predicted), start))
         return values, timings
 
-    def _animate(self, loaded: LoadedModel, job: Job, frames: JobFrames) -> tuple[torch.Tensor, list[dict]]:
-        """All driving frames through the model, mapped into the space; the stage timings."""
+    def _animate(self, loaded: LoadedModel, job: Job, frames: JobFrames) -> tuple[Any, torch.Tensor, list[dict]]:
+        """All driving frames through the model: as it rendered them (8-bit levels), mapped into the space; the
+        stage timings."""
         model, timings = loaded.model, []
         geometry = loaded.spec.output_geometry  # create_model checked the model's own declaration against it
+        replay = getattr(model, "outputs_for_job", None)
+        if replay is not None:  # bench.score: frames generated elsewhere, read from files (no model time)
+            raw = check_output(replay(job, frames.where.boxes), frames.driver, geometry, loaded.spec.name)
+            raw = _concat_outputs([raw], geometry)
+            return raw, output_to_space(self.config.space, raw, geometry, frames.truth, frames.where), timings
         start = time.perf_counter()
         state = model.prepare(frames.source)
         timings.append({"stage": "prepare", "frames": 1, "ms": (time.perf_counter() - start) * 1e3})
@@ -197,11 +211,25 @@ class JobRunner:
             outputs.append(check_output(out, batch, geometry, loaded.spec.name))
             timings.append({"stage": "animate", "frames": len(batch), "ms": elapsed})
         raw = _concat_outputs(outputs, geometry)
-        return output_to_space(self.config.space, raw, geometry, frames.truth, frames.where), timings
+        return raw, output_to_space(self.config.space, raw, geometry, frames.truth, frames.where), timings
+
+    def _save_outputs(self, model: str, job: Job, raw: Any) -> None:
+        """``save_outputs``: each generated frame as the model rendered it (a frame or a crop, 8-bit PNG) at its
+        ground truth's path under ``RUN/outputs/MODEL/`` (:func:`bench.data.layouts.mirror_path`), self-reenactment."""
+        if not job.has_ground_truth or self.data_root is None:
+            return
+        images = raw.images if isinstance(raw, Crops) else raw
+        folder = self.record.path / "outputs" / file_stem(model, dots=True)
+        for image, index in zip(images, job.driver_indices, strict=True):
+            path = mirror_path(job.driver.frames[index], self.data_root, folder)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_png(path, image)
 
     def run(self, loaded: LoadedModel, job: Job, frames: JobFrames) -> dict:
         with torch.inference_mode():
-            predicted, timings = self._animate(loaded, job, frames)
+            raw, predicted, timings = self._animate(loaded, job, frames)
+            if self.config.save_outputs:
+                self._save_outputs(loaded.spec.name, job, raw)
             values, metric_timings = self._scores(job, predicted, frames)
             metric_timings += self._set_features(loaded.spec.name, job, predicted, frames)
         names = frames.names

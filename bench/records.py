@@ -25,7 +25,6 @@ Layout of ``RUN_DIR``::
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import importlib.metadata
 import io
@@ -33,9 +32,7 @@ import itertools
 import json
 import logging
 import math
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -44,8 +41,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.atomic import DISK_FULL, atomic_write
 from bench.config import RunConfig, config_to_dict, config_to_toml, load_config
-from bench.csvfile import neutralise
 from bench.errors import ConfigError, RecordError
 
 if TYPE_CHECKING:
@@ -69,39 +66,6 @@ logger = logging.getLogger(__name__)
 
 RESULTS_SCHEMA = "bilayer-bench/results"
 RESULTS_SCHEMA_VERSION = 1
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path``. Every file of the suite's
-    records is written here; the text of a ``.csv`` file has its spreadsheet formulas neutralised
-    (:func:`bench.csvfile.neutralise`)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, str) and path.suffix.lower() == ".csv":
-        data = neutralise(data)
-    # backslashreplace: a file name that is not valid UTF-8 (a lone surrogate) is written escaped, not a crash
-    payload = data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the permissions open() would
-        os.replace(tmp, path)
-    except BaseException as error:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(error, OSError) and error.errno in DISK_FULL and error.filename is None:
-            error.filename = str(path)  # the CLI's "disk full" line names the file (and the run to resume)
-        raise
 
 
 def json_safe(value: Any) -> Any:
@@ -134,7 +98,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
 
 
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 _KEPT = {False: re.compile(r"[A-Za-z0-9_-]"), True: re.compile(r"[A-Za-z0-9._-]")}
 _MAX_STEM = 150
 

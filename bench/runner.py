@@ -385,6 +385,28 @@ def _check_landmarks(config: RunConfig, dataset: Dataset, specs: Mapping[str, Mo
         raise ConfigError("the masked-crop space needs foreground masks but data.masks = 'none'; use masks = 'auto'")
 
 
+def _create_models(
+    config: RunConfig, where: WeightsLocations, device: str, instances: Mapping[str, LoadedModel]
+) -> list[LoadedModel]:
+    """The config's models: the caller's instances by name, the others built by the registry."""
+    from bench.weights.load import checkpoint_errors
+
+    with checkpoint_errors():
+        return [
+            instances[name]
+            if name in instances
+            else create_model(
+                name,
+                where,
+                random_weights=config.random_weights,
+                device=device,
+                seed=config.seed,
+                args=config.model_args.get(name),
+            )
+            for name in config.models
+        ]
+
+
 def _open_record(config: RunConfig, out_root: Path, resume: Path | None) -> str:
     if resume is not None:
         return str(RunDirectory.open(resume).path)
@@ -425,18 +447,19 @@ def run_benchmark(
     on_job_done: Callable[[Job], None] | None = None,
     comm: Communicator | None = None,
     instances: Mapping[str, LoadedModel] | None = None,
+    driver_subsets: Mapping[str, tuple[int, ...]] | None = None,
 ) -> RunSummary:
     """Run ``config`` into a new run directory under ``out_root``, or continue the run directory ``resume``.
 
     With ``comm`` (a process group, :func:`bench.distributed.run_distributed`) this process runs its shard of the
     jobs and rank 0 writes the record; every rank returns the summary. ``instances`` are models built by the caller
     (:func:`bench.api.evaluate`), used for the config's models of those names instead of the registry's.
+    ``driver_subsets`` (job id -> driving frame indices) keeps only those frames of a job, and no job that has none
+    (:mod:`bench.score`: the frames whose generated counterpart exists).
     """
     from bench.config import check_device
     from bench.plan import plan_jobs
     from bench.records import RunFingerprint
-    from bench.weights.load import checkpoint_errors
-
     comm = comm or SingleProcess()
     if config.threads > 0:
         torch.set_num_threads(config.threads)
@@ -458,24 +481,13 @@ def run_benchmark(
     )
     jobs, skipped = build_jobs(dataset.sequences, config.protocol)
     jobs = plan_jobs(dataset, config.protocol, jobs, skipped)
+    if driver_subsets is not None:
+        jobs = [replace(j, driver_indices=driver_subsets[j.id]) for j in jobs if driver_subsets.get(j.id)]
     comm.check_agree("config and job list", digest(config_to_toml(config) + "\n".join(j.id for j in jobs)))
     fingerprint = RunFingerprint.of(config, dataset, jobs)
     if resume is not None:
         comm.on_main(lambda: RunDirectory.open(resume).check_resume(fingerprint))
-    with checkpoint_errors():
-        models = [
-            instances[name]
-            if name in instances
-            else create_model(
-                name,
-                where,
-                random_weights=config.random_weights,
-                device=device,
-                seed=config.seed,
-                args=config.model_args.get(name),
-            )
-            for name in config.models
-        ]
+    models = _create_models(config, where, device, instances)
     metrics, skipped_metrics = build_metrics(config.metrics, where, device, allow_missing=config.allow_missing_metrics)
     reference = _reference_stats(config)
     record = RunDirectory(Path(comm.on_main(lambda: _open_record(config, out_root, resume))), fingerprint)
@@ -492,7 +504,7 @@ def run_benchmark(
     first_of_protocol = {j.protocol: j.id for j in reversed(jobs)}
     saved = {j.id for j in jobs} if config.sample_jobs == "all" else set(first_of_protocol.values())
     masks = MaskProvider(config.data.masks)
-    runner = JobRunner(config, record, saved, metrics)
+    runner = JobRunner(config, record, saved, metrics, dataset.root)
     mine = comm.shard(jobs)
     failure, generated, start = None, 0, time.perf_counter()
     try:

@@ -11,6 +11,12 @@ reference into the run's space (:class:`~bench.config.SpaceConfig`) with the sam
 * ``masked-crop``: ``crop`` with everything outside the ground truth's foreground mask set to the background
   constant, on the prediction and the reference alike (the bi-layer authors' test-time masking).
 
+Both sides are 8-bit images (:func:`as_8bit`), as the papers' saved frames and crops are: a model's output is
+rounded to 8-bit levels as it would be saved (a frame or a crop; the evaluator does it), and in the space each
+image is rounded again after the cut or resampling and after the background is set, references and outputs alike.
+So in-process outputs and saved ones (``bilayer-bench score``) are scored alike, and a perfect model of either
+geometry scores exactly as the oracle does.
+
 Crops are cut with edge replication and resized with antialiased bicubic interpolation (PIL's filter); the part
 of a box that lies outside the frame is set to the background constant on both sides, so no metric ever sees a
 pasted border that one side has and the other has not. A crop output whose box equals the space's box at the
@@ -36,6 +42,7 @@ __all__ = [
     "OutputGeometry",
     "Placement",
     "SpaceFrames",
+    "as_8bit",
     "crop_output",
     "describe_space",
     "output_geometry",
@@ -185,10 +192,21 @@ def _landmarks(landmarks: torch.Tensor | None, where: Placement) -> torch.Tensor
     return (landmarks - origin) * (where.size / side)
 
 
+def as_8bit(images: torch.Tensor) -> torch.Tensor:
+    """Float images in [0, 1] rounded to the 256 levels of an 8-bit image file (``floor(255 x + 0.5) / 255``, as
+    :func:`bench.jobs.save_png` writes them)."""
+    return torch.floor(images * 255.0 + 0.5).div_(255.0)
+
+
+def _in_space(image: torch.Tensor, keep: torch.Tensor | None, background: float) -> torch.Tensor:
+    """A cut (or resampled) image as a space image: 8-bit, background set, 8-bit."""
+    return as_8bit(_composite(as_8bit(image), keep, background))
+
+
 def reference_to_space(space: SpaceConfig, frames: _Frames, where: Placement) -> SpaceFrames:
     """Real frames (ground truth, or the source as the identity reference) in the space; their own masks."""
     keep = _keep(space, where, frames.segmentation, frames.image.device)
-    image = _composite(_cut(frames.image, where, "bicubic"), keep, space.background)
+    image = _in_space(_cut(frames.image, where, "bicubic"), keep, space.background)
     return SpaceFrames(image, _landmarks(frames.landmarks, where), keep)
 
 
@@ -240,7 +258,7 @@ def output_to_space(
         image = crop_output(output, where)  # type: ignore[arg-type]
     else:
         image = _cut(output, where, "bicubic")  # type: ignore[arg-type]
-    return _composite(image, reference.keep, space.background)
+    return _in_space(image, reference.keep, space.background)
 
 
 def describe_space(space: SpaceConfig) -> dict[str, Any]:

@@ -1,16 +1,45 @@
-"""Console rendering of a run's summary: models x metrics, with direction arrows and weight labels."""
+"""Console tables: the suite's one fixed-width printer (:func:`format_table`: the results table, the latency
+table, the conformance verdicts and the regression drifts all go through it) and the run's summary table
+(models x metrics, with direction arrows and weight labels)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
 from bench.metrics import METRICS
-from bench.models.zoo import WEIGHT_MARKS
 
-__all__ = ["format_differences", "format_summary"]
+__all__ = ["column_sides", "format_differences", "format_summary", "format_table"]
+
+
+def column_sides(align: str, columns: int) -> str:
+    """``align`` for ``columns`` columns: a character per column, ``<`` (text: left-aligned) or ``>`` (numbers:
+    right-aligned); columns past its end are left-aligned. The rule of :func:`format_table` and of the report's
+    Markdown tables (:func:`bench.report.formats.md_table`)."""
+    if len(align) > columns or set(align) - {"<", ">"}:
+        raise ValueError(f"align must be '<' or '>' per column, at most {columns} of them, got {align!r}")
+    return align.ljust(columns, "<")
+
+
+def format_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> list[str]:
+    """The lines of a fixed-width table: ``header``, a rule of dashes under it, then a line per row, columns two
+    spaces apart and no line ending in blanks; ``align`` as :func:`column_sides` reads it."""
+    table = [list(header), *(list(row) for row in rows)]
+    sides = column_sides(align, len(header))
+    for number, row in enumerate(table[1:], start=1):
+        if len(row) != len(header):
+            raise ValueError(f"row {number} has {len(row)} cells, the header {len(header)}: {row!r}")
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.rjust(w) if side == ">" else cell.ljust(w) for cell, w, side in zip(row, widths, sides, strict=True)
+        )
+        for row in table
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return [line.rstrip() for line in lines]
 
 
 def _number(value: float) -> str:
@@ -77,6 +106,8 @@ def format_summary(
         *[f"{m} {'↑' if better[m] else '↓'}{'*' if m in unverified else ''}" for m in metrics],
         *[f"{title} ↓" for title in timed.values()],
     ]
+    from bench.models.zoo import WEIGHT_MARKS  # imports torch: here, so that format_table's users need not
+
     values = {(r.model, r.protocol, r.metric): r.value for r in summary.itertuples()}
     lines = [
         [
@@ -88,14 +119,7 @@ def format_summary(
         ]
         for row in counts.itertuples()
     ]
-    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
-    render = [
-        "  ".join(
-            cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in [header, *lines]
-    ]
-    render.insert(1, "  ".join("-" * w for w in widths))
+    render = format_table(header, lines, "<<" + ">" * (len(header) - 2))
     if unverified:
         render.append("* computed with weights whose sha256 is not verified against a release")
     if timed:

@@ -28,8 +28,10 @@ Resize = Literal["none", "up", "down"]
 NEGATIVE_SLOPE = 0.2
 
 
-def leaky_relu(inplace: bool = False) -> nn.LeakyReLU:
-    return nn.LeakyReLU(NEGATIVE_SLOPE, inplace=inplace)
+def leaky_relu() -> nn.LeakyReLU:
+    """The activation of every bi-layer network (slope 0.2), out of place: a block's input stays intact for its
+    skip connection whatever precedes the activation."""
+    return nn.LeakyReLU(NEGATIVE_SLOPE)
 
 
 def _per_frame(params: torch.Tensor, frames: int) -> torch.Tensor:
@@ -142,7 +144,7 @@ class ResBlock(nn.Module):
         feats: list[nn.Module] = []
         if normalize:
             feats.append(_norm(first_norm or norm, in_channels, spatial_size, eps))  # type: ignore[arg-type]
-        feats.append(leaky_relu(inplace=normalize))
+        feats.append(leaky_relu())
         if upsample and not upsample_after_first_conv:
             feats.append(nn.Upsample(scale_factor=2, mode="nearest"))
             if spatial_size != 1:  # the original tracks the size only for layers that need it
@@ -150,7 +152,7 @@ class ResBlock(nn.Module):
         feats.append(nn.Conv2d(in_channels, out_channels, 3, 1, 1))
         if normalize:
             feats.append(_norm(norm, out_channels, spatial_size, eps))  # type: ignore[arg-type]
-        feats.append(leaky_relu(inplace=True))
+        feats.append(leaky_relu())
         self.block_feats = nn.Sequential(*feats)
 
         main: list[nn.Module] = []

@@ -27,7 +27,7 @@ __all__ = [
     "TextureGenerator",
 ]
 
-BOTTLENECK_SIZE = 1024  # the projectors' avg-pool target is sqrt(1024) * channel_mult
+POOL_SIDE = 32  # a projector pools an embedding to (32 * generator channels / embedder channels) squared
 
 
 class _Embedder(nn.Module):
@@ -64,21 +64,41 @@ class IdentityEmbedder(nn.Module):
         return encoded, embeds
 
 
+def projector_shapes(emb_channels: int, gen_channels: int) -> tuple[int, int]:
+    """(pool side, input features) of the projector of one embedding, from the channel ratio
+    ``gen_channels / emb_channels`` of its block (configured widths, see :class:`Projector`).
+
+    An embedding is average-pooled to ``side x side``, ``side = 32 * ratio`` (rounded down), and read as rows of
+    ``features = side**2 / ratio`` values. Integer arithmetic: the numbers of the original's float
+    ``channel_mult`` wherever that one works.
+    """
+    side = POOL_SIDE * gen_channels // emb_channels  # rounded down, as the original's int()
+    if side < 1 or (side * side * emb_channels) % gen_channels:
+        raise ValueError(
+            f"projector: channel ratio {gen_channels}/{emb_channels} gives a {side}x{side} pool that does not "
+            f"split into rows of whole width; choose channel counts with a power-of-two ratio"
+        )
+    return side, side * side * emb_channels // gen_channels
+
+
 class Projector(nn.Module):
-    """Maps identity embeddings to the adaptive parameters of a generator (three linear layers per slot)."""
+    """Maps identity embeddings to the adaptive parameters of a generator (three linear layers per slot).
+
+    Per block, an embedding of ``c`` channels is pooled (see :func:`projector_shapes`) and split into
+    ``c * ratio`` rows, each mapped to one output row of every slot. ``c`` is the width the embedding has, which
+    can differ from the block's configured embedder width (the last texture block: 64 channels against 128).
+    """
 
     def __init__(self, blocks: list[tuple[int, int, list[int]]]) -> None:
         """``blocks``: per embedding, (embedder channels, generator channels, output widths of its slots)."""
         super().__init__()
-        self.channel_mults: list[float] = []
-        self.pool_sizes: list[int] = []
+        self.ratios: list[tuple[int, int]] = []  # (generator, embedder) channels
+        self.pool_sides: list[int] = []
         self.fc_blocks = nn.ModuleList()
         for emb_channels, gen_channels, widths in blocks:
-            mult = gen_channels / float(emb_channels)
-            size = int(BOTTLENECK_SIZE**0.5 * mult)
-            features = int(size**2 / mult)
-            self.channel_mults.append(mult)
-            self.pool_sizes.append(size)
+            side, features = projector_shapes(emb_channels, gen_channels)
+            self.ratios.append((gen_channels, emb_channels))
+            self.pool_sides.append(side)
             self.fc_blocks.append(
                 nn.ModuleList(
                     nn.Sequential(
@@ -91,14 +111,17 @@ class Projector(nn.Module):
             )
 
     def forward(self, embeds: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(weight, bias) per slot: norm slots give (B, C) and (B, C), conv slots (B, C, C_in, 1, 1), (B, C)."""
+        """(weight, bias) per slot: norm slots give (B, C) and (B, C), conv slots (B, C, C_in, 1, 1), (B, C).
+
+        ``embeds`` may be longer than the projector (the inference generator has fewer blocks than the texture
+        generator): the first embeddings are used."""
         params = []
-        for embed, fc_block, mult, size in zip(
-            embeds, self.fc_blocks, self.channel_mults, self.pool_sizes, strict=False
+        for embed, fc_block, (gen, emb), side in zip(
+            embeds, self.fc_blocks, self.ratios, self.pool_sides, strict=False
         ):
             batch, channels = embed.shape[:2]
-            rows = int(channels * mult)
-            pooled = F.adaptive_avg_pool2d(embed, (size, size)).reshape(batch * rows, -1)
+            rows = channels * gen // emb
+            pooled = F.adaptive_avg_pool2d(embed, (side, side)).reshape(batch * rows, -1)
             for fc in fc_block:
                 out = fc(pooled).view(batch, rows, -1)
                 weight, bias = out[:, :, :-1], out[:, :, -1]
@@ -140,7 +163,7 @@ class _TexGenerator(nn.Module):
             )
             size *= 2
 
-        layers += [AdaptiveNorm(cfg.tex_channels(0), size, "ada_spade_bn", cfg.eps), leaky_relu(inplace=True)]
+        layers += [AdaptiveNorm(cfg.tex_channels(0), size, "ada_spade_bn", cfg.eps), leaky_relu()]
         self.blocks = nn.Sequential(*layers)
         self.heads = nn.ModuleList([nn.Sequential(nn.Conv2d(cfg.tex_channels(0), 3, 3, 1, 1), nn.Tanh())])
 
@@ -156,9 +179,9 @@ class TextureGenerator(nn.Module):
         self.gen_tex = _TexGenerator(cfg)
         blocks = []
         for i in range(cfg.num_tex_blocks, 0, -1):
-            rows = cfg.tex_channels(i)  # generator channels entering block i
-            out, skip_in = cfg.tex_channels(i - 1) + 1, cfg.tex_channels(i) + 1
-            blocks.append((cfg.emb_channels(i), rows, [out, out, skip_in, out, out]))
+            entering = cfg.tex_channels(i)  # generator channels entering block i
+            out, skip_in = cfg.tex_channels(i - 1) + 1, entering + 1
+            blocks.append((cfg.emb_channels(i), entering, [out, out, skip_in, out, out]))
         self.prj_tex = Projector(blocks)
 
     def forward(self, embeds: list[torch.Tensor]) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
@@ -177,9 +200,9 @@ class _MLP(nn.Module):
         hidden = out if cfg.pse_num_blocks == 1 else cfg.pse_num_channels
         layers: list[nn.Module] = [nn.Linear(cfg.pose_features, hidden)]
         for _ in range(1, cfg.pse_num_blocks - 1):
-            layers += [leaky_relu(inplace=True), nn.Linear(hidden, hidden)]
+            layers += [leaky_relu(), nn.Linear(hidden, hidden)]
         if cfg.pse_num_blocks != 1:
-            layers += [leaky_relu(inplace=True), nn.Linear(hidden, out)]
+            layers += [leaky_relu(), nn.Linear(hidden, out)]
         self.mlp = nn.Sequential(*layers)
 
 
@@ -226,7 +249,7 @@ class _InfGenerator(nn.Module):
                 )
             )
 
-        layers += [AdaptiveNorm(cfg.inf_channels(0), 1, "ada_bn", cfg.eps), leaky_relu(inplace=True)]
+        layers += [AdaptiveNorm(cfg.inf_channels(0), 1, "ada_bn", cfg.eps), leaky_relu()]
         self.blocks = nn.Sequential(*layers)
         widths = [(2, True), (3, True)] + ([(1, False)] if cfg.inf_pred_segmentation else [])
         self.heads = nn.ModuleList(
@@ -236,11 +259,13 @@ class _InfGenerator(nn.Module):
 
 
 def identity_grid(size: int) -> torch.Tensor:
-    """(1, S, S, 2) pixel-centre coordinates in [-1, 1], last axis (x, y)."""
-    line = torch.linspace(-1, 1, size + 1)
-    centres = (line[1:] + line[:-1]) / 2
-    v, u = torch.meshgrid(centres, centres, indexing="ij")
-    return torch.stack([u, v], 2)[None]
+    """(1, S, S, 2) pixel-centre coordinates in [-1, 1], last axis (x, y): pixel i at (2i + 1) / S - 1.
+
+    Stored in the checkpoints (it is loaded, not recomputed); for powers of two, such as the sizes of the
+    released models, this equals the original's arithmetic bit for bit."""
+    centres = torch.linspace(-1 + 1 / size, 1 - 1 / size, size)
+    y, x = torch.meshgrid(centres, centres, indexing="ij")
+    return torch.stack([x, y], dim=-1)[None]
 
 
 class InferenceGenerator(nn.Module):
@@ -278,7 +303,8 @@ class _EnhNet(nn.Module):
             layers.append(ResBlock(cfg.enh_channels(down), cfg.enh_channels(down), eps=cfg.eps))
         for i in range(down - 1, -1, -1):
             layers.append(ResBlock(cfg.enh_channels(i + 1), cfg.enh_channels(i), eps=cfg.eps, resize="up"))
-        layers += [nn.Identity(), leaky_relu(inplace=True), nn.Conv2d(cfg.enh_channels(0), 3, 3, 1, 1)]
+        # output block: a norm slot (enh_norm_layer_type "none", the default, is an identity), activation, conv
+        layers += [nn.Identity(), leaky_relu(), nn.Conv2d(cfg.enh_channels(0), 3, 3, 1, 1)]
         self.blocks = nn.Sequential(*layers)
 
 

@@ -108,10 +108,18 @@ def test_a_lost_record_is_an_error() -> None:
 # --- torchrun ------------------------------------------------------------------------------------------------------
 
 
-def _torchrun(args: list[str], out: Path, script: Path | None = None) -> subprocess.CompletedProcess:
+def _torchrun(args: list[str], out: Path | None, script: Path | None = None) -> subprocess.CompletedProcess:
+    """``bilayer-bench run --distributed ARGS`` on two processes; ``out`` None: no --out (a --resume takes none)."""
     entry = [str(script)] if script is not None else ["-m", "bench"]
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    command += [*entry, "run", "--distributed", *args, "--out", str(out), "--no-progress"]
+    command += [
+        *entry,
+        "run",
+        "--distributed",
+        *args,
+        *(("--out", str(out)) if out is not None else ()),
+        "--no-progress",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "BILAYER_BENCH_DIST_TIMEOUT": "5"}
     return subprocess.run(command, capture_output=True, text=True, timeout=900, env=env, check=False)
 
@@ -235,7 +243,7 @@ def test_two_processes_resume_a_single_process_run(tmp_path: Path) -> None:
     config = _baselines_config(data)
     whole = run_benchmark(config, out_root=tmp_path / "whole", progress=False)
     interrupted = _resumable_run(config, tmp_path / "interrupted", stop_after=4)
-    done = _torchrun(["--resume", str(interrupted)], tmp_path / "unused")
+    done = _torchrun(["--resume", str(interrupted)], None)
     assert done.returncode == 0, done.stderr[-3000:]
     _assert_same_record(whole.run_dir, interrupted)
 

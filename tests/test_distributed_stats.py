@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import linalg
+from test_fid import exact_fid, pytorch_fid
 
 from bench import aggregate
 from bench.aggregate import SetMoments, frame_metric_sums, moment_matrix, set_metric_moments, set_metric_rows
-from bench.compat import ensure_torchvision
 from bench.metrics.fid import fid_from_features, fid_from_statistics
 
 FID = "fid.inception-2015-12-05.2048"
@@ -28,17 +25,6 @@ def _features(seed: int, count: int, dim: int, distinct: int | None = None) -> n
     return np.repeat(rows, -(-count // len(rows)), axis=0)[:count]
 
 
-def _pytorch_fid(real: np.ndarray, fake: np.ndarray) -> float:
-    ensure_torchvision()
-    from pytorch_fid.fid_score import calculate_frechet_distance
-
-    stats = (real.mean(0), np.cov(real, rowvar=False), fake.mean(0), np.cov(fake, rowvar=False))
-    with warnings.catch_warnings():  # its sqrtm(disp=False) is deprecated in scipy >= 1.16
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", linalg.LinAlgWarning)
-        return float(calculate_frechet_distance(*stats))
-
-
 # --- fid_from_statistics --------------------------------------------------------------------------------------------
 
 
@@ -50,7 +36,7 @@ def _pytorch_fid(real: np.ndarray, fake: np.ndarray) -> float:
 def test_statistics_give_the_fid_of_the_features(n_real: int, n_fake: int, dim: int, distinct: int | None) -> None:
     real = _features(0, n_real, dim)
     fake = _features(1, n_fake, dim, distinct) * 1.3 + 0.05
-    expected = fid_from_features(real, fake)
+    expected = exact_fid(real, fake)
     assert expected > 1.0
     assert fid_from_statistics(*_statistics(real), *_statistics(fake)) == pytest.approx(expected, rel=1e-9)
 
@@ -58,7 +44,7 @@ def test_statistics_give_the_fid_of_the_features(n_real: int, n_fake: int, dim: 
 def test_statistics_equal_pytorch_fid_on_a_full_rank_case() -> None:
     real, fake = _features(2, 400, 16), _features(3, 300, 16) + 0.1
     value = fid_from_statistics(*_statistics(real), *_statistics(fake))
-    assert value == pytest.approx(_pytorch_fid(real, fake), rel=1e-9)
+    assert value == pytest.approx(pytorch_fid(real, fake), rel=1e-9)
 
 
 def test_identical_and_constant_sets() -> None:

@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_errors import cli_error, run_dirs
 from PIL import Image
 
 from bench.cli import main
 from bench.data.default import ensure_default_dataset
+from bench.metrics import METRICS
 from bench.models import MODELS
 from bench.weights import WEIGHTS
-from tests.cli_errors import cli_error, run_dirs
 
 REPO = Path(__file__).resolve().parents[1]
 BLEND, GAIN = 0.25, (0.9, 1.0, 1.1)
@@ -43,13 +44,13 @@ def _python(*args: object, env: dict[str, str] | None = None) -> subprocess.Comp
 
 @pytest.fixture(autouse=True)
 def forget_plugins():
-    """Models and weight files discovered in this process are dropped after each test."""
-    models, weights = set(MODELS.names()), set(WEIGHTS.names())
+    """Models, metrics and weight files discovered in this process are dropped after each test."""
+    registries = (MODELS, METRICS, WEIGHTS)
+    before = [set(registry.names()) for registry in registries]
     yield
-    for name in set(MODELS.names()) - models:
-        MODELS.unregister(name)
-    for name in set(WEIGHTS.names()) - weights:
-        WEIGHTS.unregister(name)
+    for registry, names in zip(registries, before, strict=True):
+        for name in set(registry.names()) - names:
+            registry.unregister(name)
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,11 @@ def _frame(root: Path, sequence: str, name: str) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0
 
 
+def _eight_bit(image: np.ndarray) -> np.ndarray:
+    """Model outputs are scored as the 8-bit images they would be saved as (bench.space.as_8bit)."""
+    return np.floor(image * np.float32(255.0) + np.float32(0.5)) / np.float32(255.0)
+
+
 def _by_hand(frames: pd.DataFrame) -> None:
     """The first two self-reenactment frames: output = clamp(gain * (blend * source + (1 - blend) * driver)),
     compared in the frame space (the frames are 256 x 256: no resize) with the ground truth, the driver."""
@@ -76,7 +82,7 @@ def _by_hand(frames: pd.DataFrame) -> None:
     for row in rows.itertuples():
         source = _frame(root, row.source_sequence, f"{row.source_frame:0>5}")
         truth = _frame(root, row.driver_sequence, f"{row.driver_frame:0>5}")
-        output = np.clip(gain * (BLEND * source + (1 - BLEND) * truth), 0.0, 1.0)
+        output = _eight_bit(np.clip(gain * (BLEND * source + (1 - BLEND) * truth), 0.0, 1.0))
         l1 = np.abs(output - truth).mean()
         psnr = -10 * np.log10(((output - truth) ** 2).mean())
         assert row.l1 == pytest.approx(l1, rel=1e-5), row
@@ -105,7 +111,8 @@ def test_guide_run_matches_a_hand_computation_and_resumes(weights_dir: Path, tmp
     )
 
 
-def test_python_api_gives_the_same_numbers(weights_dir: Path, tmp_path: Path) -> None:
+def test_python_api_gives_the_same_numbers(weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(REPO))
     import bench
     from examples.my_model import WEIGHT, create
 
@@ -153,7 +160,7 @@ def test_entry_points_of_an_installed_package(
     row = frames[frames["protocol"] == "self"].iloc[0]
     truth = _frame(root, row.driver_sequence, row.driver_frame)
     source = _frame(root, row.source_sequence, row.source_frame)
-    output = np.clip(np.asarray(GAIN, np.float32) * (BLEND * source + (1 - BLEND) * truth), 0, 1)
+    output = _eight_bit(np.clip(np.asarray(GAIN, np.float32) * (BLEND * source + (1 - BLEND) * truth), 0, 1))
     assert row["example.brightness-gap"] == pytest.approx(abs(output.mean() - truth.mean()), abs=1e-6)
 
 

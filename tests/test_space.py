@@ -107,12 +107,14 @@ def test_oracle_is_perfect_in_the_frame_space_and_crop_models_are_refused(
 
 def _hand_crop(image: np.ndarray, points: np.ndarray, size: int = 256) -> np.ndarray:
     """uint8 (H, W, 3) -> float (3, size, size): the box cut by index arithmetic, replicated at the edges, resized
-    as the space resizes, the part outside the frame set to 0."""
+    as the space resizes, rounded to 8-bit levels (the space holds 8-bit images), the part outside the frame set
+    to 0."""
     x0, y0, x1, y1 = crop_box(points).box
     height, width = image.shape[:2]
     ys, xs = np.clip(np.arange(y0, y1), 0, height - 1), np.clip(np.arange(x0, x1), 0, width - 1)
     cut = torch.from_numpy(image[ys][:, xs].astype(np.float32) / 255.0).permute(2, 0, 1)[None]
     resized = F.interpolate(cut, size=(size, size), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+    resized = torch.floor(resized * 255.0 + 0.5) / 255.0
     centres = (np.arange(size) + 0.5) / size
     inside_x = (x0 + centres * (x1 - x0) >= 0) & (x0 + centres * (x1 - x0) < width)
     inside_y = (y0 + centres * (y1 - y0) >= 0) & (y0 + centres * (y1 - y0) < height)
@@ -196,7 +198,8 @@ def test_crop_outputs_on_other_boxes_are_resampled_and_must_cover() -> None:
     smooth = (ramp[None, :] * 0.5 + ramp[:, None] * 0.5).expand(len(frames), 3, 64, 64)  # linear in x and y
     boxes = torch.as_tensor(where.boxes, dtype=torch.float64)
     same = output_to_space(space, Crops(smooth, boxes), "crop", truth, where)
-    assert torch.equal(same, smooth * (truth.keep if truth.keep is not None else 1))
+    eight_bit = torch.floor(smooth * 255.0 + 0.5) / 255.0  # the space holds 8-bit images
+    assert torch.equal(same, eight_bit * (truth.keep if truth.keep is not None else 1))
     larger = boxes + torch.tensor([-8.0, -8.0, 8.0, 8.0], dtype=torch.float64)
     # the same linear image over a larger box, resampled onto the space's box, gives the inner part of the ramp
     outer = torch.linspace(-8 / 48, 1 + 8 / 48, 64)

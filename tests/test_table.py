@@ -1,10 +1,13 @@
-"""The console's results table: metric columns, and the latency columns of a run that measured latency."""
+"""The console's results table (metric columns, and the latency columns of a run that measured latency) and the
+one table printer every console table goes through (and its Markdown counterpart)."""
 
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
-from bench.table import format_summary
+from bench.report.formats import md_table
+from bench.table import format_summary, format_table
 
 
 def _inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -44,3 +47,32 @@ def test_no_latency_no_columns() -> None:
     summary, counts = _inputs()
     text = format_summary(summary, counts)
     assert "ms/avatar" not in text and "short settings" not in text
+
+
+def test_format_table_aligns_columns_under_a_rule() -> None:
+    lines = format_table(["model", "n", "note"], [["oracle", "12", ""], ["fomm.vox256", "3", "random"]], "<>")
+    assert lines == [
+        "model         n  note",
+        "-----------  --  ------",
+        "oracle       12",  # no trailing blanks
+        "fomm.vox256   3  random",
+    ]
+
+
+def test_format_table_rejects_bad_alignment_and_ragged_rows() -> None:
+    with pytest.raises(ValueError, match=r"align must be '<' or '>' per column, at most 2 of them, got '<<>'"):
+        format_table(["a", "b"], [], "<<>")
+    with pytest.raises(ValueError, match=r"align must be .* got '<\^'"):
+        format_table(["a", "b"], [], "<^")
+    with pytest.raises(ValueError, match=r"row 2 has 1 cells, the header 2: \['x'\]"):
+        format_table(["a", "b"], [["1", "2"], ["x"]])
+
+
+def test_markdown_tables_share_the_alignment_rule() -> None:
+    assert md_table(["Method", "L1", "Note"], [["oracle", "0.000", ""]], "<>") == [
+        "| Method | L1 | Note |",
+        "|:--|--:|:--|",
+        "| oracle | 0.000 |  |",
+    ]
+    with pytest.raises(ValueError, match="align must be"):
+        md_table(["a"], [], "<>")

@@ -20,19 +20,19 @@ __all__ = [
 ]
 
 
+def _hull_area(kp: Keypoints, name: str) -> float:
+    try:
+        return ConvexHull(kp.value[0].detach().cpu().double().numpy()).volume  # the area of a 2-D hull
+    except QhullError as error:
+        raise ValueError(
+            f"adapt_movement_scale: the {name} keypoints span no area (convex hull failed: "
+            f"{str(error).splitlines()[0]}); animate without adapt_movement_scale"
+        ) from error
+
+
 def movement_scale(kp_source: Keypoints, kp_initial: Keypoints) -> float:
     """sqrt(hull area of the source keypoints) / sqrt(hull area of the initial driving keypoints), batch item 0."""
-    areas = []
-    for name, kp in (("source", kp_source), ("initial driving", kp_initial)):
-        points = kp.value[0].detach().cpu().double().numpy()
-        try:
-            areas.append(ConvexHull(points).volume)
-        except QhullError as error:
-            raise ValueError(
-                f"adapt_movement_scale: the {name} keypoints span no area (convex hull failed: "
-                f"{str(error).splitlines()[0]}); animate without adapt_movement_scale"
-            ) from error
-    return math.sqrt(areas[0]) / math.sqrt(areas[1])
+    return math.sqrt(_hull_area(kp_source, "source")) / math.sqrt(_hull_area(kp_initial, "initial driving"))
 
 
 def normalize_keypoints(
@@ -60,22 +60,21 @@ def normalize_keypoints(
 
 
 def normalize_landmarks(landmarks: np.ndarray) -> np.ndarray:
-    """``demo.find_best_frame``'s normalisation of (68, 2) landmarks: centre them, divide by sqrt(hull area).
-    Arithmetic in the landmarks' dtype (float32 from a detector), the area in float64, as numpy does there."""
-    centred = landmarks - landmarks.mean(axis=0, keepdims=True)
-    area = np.sqrt(ConvexHull(centred[:, :2]).volume)
-    centred[:, :2] = centred[:, :2] / area
-    return centred
+    """``demo.find_best_frame``'s normalisation of landmarks (..., 68, 2): centred on their mean, divided by the
+    square root of their convex-hull area. float32 like a detector's landmarks (hull and division in float64,
+    the result rounded back, as the original's in-place division does)."""
+    points = np.asarray(landmarks, dtype=np.float32)
+    centred = points - points.mean(axis=-2, keepdims=True)
+    flat = centred.reshape(-1, *centred.shape[-2:])
+    scale = np.sqrt([ConvexHull(frame).volume for frame in flat]).reshape(*centred.shape[:-2], 1, 1)
+    return (centred / scale).astype(np.float32)
 
 
 def best_frame_distances(source: np.ndarray, driving: np.ndarray) -> np.ndarray:
     """Sum of squared differences of normalised landmarks, source (68, 2) vs every driving frame (T, 68, 2)."""
-    reference = normalize_landmarks(np.asarray(source, dtype=np.float32))
-    distances = [
-        float((np.abs(reference - normalize_landmarks(np.asarray(frame, dtype=np.float32))) ** 2).sum())
-        for frame in driving
-    ]
-    return np.asarray(distances, dtype=np.float64)
+    reference = normalize_landmarks(source)
+    frames = normalize_landmarks(np.asarray(driving, dtype=np.float32).reshape(-1, *reference.shape))
+    return np.square(frames - reference).sum(axis=(1, 2)).astype(np.float64)  # summed in float32, as there
 
 
 def best_frame(source: np.ndarray, driving: np.ndarray) -> int:

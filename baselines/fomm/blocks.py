@@ -7,8 +7,6 @@ checkpoints. BatchNorm runs on running statistics (``eval()``), as at inference 
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -22,16 +20,23 @@ __all__ = [
     "UpBlock",
     "coordinate_grid",
     "gaussian_heatmaps",
+    "gaussian_kernel",
+    "subsampling_step",
 ]
 
 
 def coordinate_grid(height: int, width: int, *, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """(H, W, 2) grid of (x, y) in [-1, 1], -1 and +1 at the centres of the first and last pixel."""
-    x = torch.arange(width, dtype=dtype, device=device)
-    y = torch.arange(height, dtype=dtype, device=device)
-    x = 2 * (x / (width - 1)) - 1
-    y = 2 * (y / (height - 1)) - 1
-    return torch.stack([x.view(1, -1).expand(height, width), y.view(-1, 1).expand(height, width)], dim=-1)
+    """(H, W, 2) grid of (x, y) in [-1, 1], -1 and +1 at the centres of the first and last pixel.
+
+    Pixel ``i`` of an axis of ``n`` pixels sits at ``i / (n - 1) * 2 - 1`` (computed in that order, which is
+    bit-exact with the original code; ``torch.linspace`` differs from it by an ulp at some positions).
+    """
+
+    def axis(n: int) -> torch.Tensor:
+        return torch.arange(n, dtype=dtype, device=device) / (n - 1) * 2 - 1
+
+    y, x = torch.meshgrid(axis(height), axis(width), indexing="ij")
+    return torch.stack([x, y], dim=-1)
 
 
 def gaussian_heatmaps(points: torch.Tensor, grid: torch.Tensor, variance: float) -> torch.Tensor:
@@ -82,93 +87,79 @@ class ResBlock(nn.Module):
         return out + x
 
 
-def _width(block_expansion: int, max_features: int, level: int) -> int:
-    return min(max_features, block_expansion * 2**level)
+class Hourglass(nn.Module):
+    """U-Net: ``num_blocks`` down blocks, then as many up blocks, each up block's output concatenated with the
+    encoder feature of its resolution (the input image itself at the top).
 
+    Level ``l`` has ``min(max_features, block_expansion * 2**l)`` channels; the output has that width at level 0
+    plus ``in_features``. The blocks live in ``encoder.down_blocks`` and ``decoder.up_blocks`` (checkpoint keys).
+    """
 
-class _HourglassEncoder(nn.Module):
     def __init__(self, block_expansion: int, in_features: int, num_blocks: int, max_features: int) -> None:
         super().__init__()
-        self.down_blocks = nn.ModuleList(
-            DownBlock(in_features if i == 0 else _width(block_expansion, max_features, i),
-                      _width(block_expansion, max_features, i + 1))
-            for i in range(num_blocks)
-        )  # fmt: skip
+        widths = [min(max_features, block_expansion * 2**level) for level in range(num_blocks + 1)]
+        down_in = [in_features, *widths[1:num_blocks]]
+        # bottom-up: the first up block reads the bottleneck only, the others also the skip of the level below
+        up_in = [widths[num_blocks], *(2 * w for w in reversed(widths[1:num_blocks]))]
+        up_out = list(reversed(widths[:num_blocks]))
+        downs = nn.ModuleList(DownBlock(i, o) for i, o in zip(down_in, widths[1:], strict=True))
+        ups = nn.ModuleList(UpBlock(i, o) for i, o in zip(up_in, up_out, strict=True))
+        self.encoder = nn.ModuleDict({"down_blocks": downs})
+        self.decoder = nn.ModuleDict({"up_blocks": ups})
+        self.out_filters = widths[0] + in_features
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        outputs = [x]
-        for block in self.down_blocks:
-            outputs.append(block(outputs[-1]))
-        return outputs
-
-
-class _HourglassDecoder(nn.Module):
-    def __init__(self, block_expansion: int, num_blocks: int, max_features: int) -> None:
-        super().__init__()
-        blocks = []
-        for i in reversed(range(num_blocks)):
-            skip = 1 if i == num_blocks - 1 else 2  # every block but the first also takes the skip connection
-            blocks.append(UpBlock(skip * _width(block_expansion, max_features, i + 1),
-                                  _width(block_expansion, max_features, i)))  # fmt: skip
-        self.up_blocks = nn.ModuleList(blocks)
-
-    def forward(self, skips: list[torch.Tensor]) -> torch.Tensor:
-        out = skips[-1]
-        for block, skip in zip(self.up_blocks, reversed(skips[:-1]), strict=True):
-            out = torch.cat([block(out), skip], dim=1)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = [x]
+        for down in self.encoder["down_blocks"]:
+            skips.append(down(skips[-1]))
+        out = skips.pop()
+        for up, skip in zip(self.decoder["up_blocks"], reversed(skips), strict=True):
+            out = torch.cat([up(out), skip], dim=1)
         return out
 
 
-class Hourglass(nn.Module):
-    """U-Net style encoder/decoder; the output has ``block_expansion + in_features`` channels."""
-
-    def __init__(self, block_expansion: int, in_features: int, num_blocks: int, max_features: int) -> None:
-        super().__init__()
-        self.encoder = _HourglassEncoder(block_expansion, in_features, num_blocks, max_features)
-        self.decoder = _HourglassDecoder(block_expansion, num_blocks, max_features)
-        self.out_filters = block_expansion + in_features
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x))
+def subsampling_step(scale: float) -> int:
+    """The integer step ``k`` with ``scale == 1 / k`` (k >= 2); ValueError for any other scale."""
+    step = round(1 / scale) if scale > 0 else 0
+    if step < 2 or abs(step * scale - 1) > 1e-6:
+        raise ValueError(
+            f"anti-aliased downsampling takes every k-th pixel, so scale_factor must be 1/k for an integer k >= 2 "
+            f"(0.5, 0.25, ...) or 1 for none; got {scale}"
+        )
+    return step
 
 
-def _gaussian_kernel(scale: float) -> tuple[torch.Tensor, int, int]:
+def gaussian_kernel(scale: float) -> torch.Tensor:
+    """The normalised 2-D Gaussian of the anti-alias filter for ``scale``: sigma = (1/scale - 1) / 2, odd side
+    2 * round(4 sigma) + 1, the outer product of one 1-D profile with itself (float32)."""
     sigma = (1 / scale - 1) / 2
-    size = 2 * round(sigma * 4) + 1
-    before = size // 2
-    after = before - 1 if size % 2 == 0 else before
-    position = torch.arange(size, dtype=torch.float32)
-    profile = torch.exp(-((position - (size - 1) / 2) ** 2) / (2 * sigma**2))
-    kernel = profile[:, None] * profile[None, :]
-    return kernel / kernel.sum(), before, after
+    radius = round(4 * sigma)
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    profile = torch.exp(-(offsets**2) / (2 * sigma**2))
+    kernel = torch.outer(profile, profile)
+    return kernel / kernel.sum()
 
 
 class AntiAliasDownsample(nn.Module):
-    """Gaussian blur (sigma = (1/scale - 1)/2, zero padding) then nearest-neighbour subsampling by ``scale``.
+    """Gaussian blur (zero padding, output the size of the input) then every ``k``-th pixel from the first, for
+    ``scale = 1/k``: ``blur(x)[..., ::k, ::k]``, ``ceil(H / k)`` by ``ceil(W / k)`` pixels for any input size (63
+    rows at 250 for scale 0.25). That is the arithmetic of the original code. Only scales ``1/k`` with an integer
+    ``k >= 2`` are accepted (a ValueError otherwise): every released config uses 0.25.
 
-    The kernel is a buffer named ``weight`` (it is in the original state_dicts). When ``1/scale`` is an integer the
-    blur is evaluated only where the subsampling reads it (a strided convolution); this is the same arithmetic as
-    blurring everything and then taking every ``1/scale``-th pixel.
+    The blur is evaluated only where the subsampling reads it (one strided depthwise convolution). The kernel is a
+    buffer named ``weight`` (C, 1, side, side): it is in the original state_dicts.
     """
 
     weight: torch.Tensor
 
     def __init__(self, channels: int, scale: float) -> None:
         super().__init__()
-        kernel, self.pad_before, self.pad_after = _gaussian_kernel(scale)
+        self.step = subsampling_step(scale)
+        kernel = gaussian_kernel(scale)
         self.register_buffer("weight", kernel.expand(channels, 1, *kernel.shape).clone())
+        self.padding = kernel.shape[-1] // 2
         self.channels = channels
         self.scale = scale
-        inverse = 1 / scale
-        self.stride = round(inverse) if abs(inverse - round(inverse)) < 1e-9 else 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.scale == 1.0:
-            return x
-        padded = F.pad(x, (self.pad_before, self.pad_after, self.pad_before, self.pad_after))
-        if self.stride:
-            out = F.conv2d(padded, self.weight, stride=self.stride, groups=self.channels)
-            height, width = (math.floor(s * self.scale) for s in x.shape[-2:])
-            return out[..., :height, :width]
-        out = F.conv2d(padded, self.weight, groups=self.channels)
-        return F.interpolate(out, scale_factor=(self.scale, self.scale), mode="nearest")
+        return F.conv2d(x, self.weight, stride=self.step, padding=self.padding, groups=self.channels)

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from baselines.fomm.yaml_subset import parse_yaml_subset
+import yaml
+
+from baselines.fomm.blocks import subsampling_step
 
 __all__ = ["DenseMotionParams", "FommConfig", "FommConfigError", "GeneratorParams", "KeypointDetectorParams"]
 
@@ -34,6 +36,9 @@ class KeypointDetectorParams:
     single_jacobian_map: bool = False
     pad: int = 0
 
+    def __post_init__(self) -> None:
+        _check_scale(self.scale_factor)
+
 
 @dataclass(frozen=True)
 class DenseMotionParams:
@@ -42,6 +47,9 @@ class DenseMotionParams:
     num_blocks: int = 5
     scale_factor: float = 0.25
     kp_variance: float = 0.01
+
+    def __post_init__(self) -> None:
+        _check_scale(self.scale_factor)
 
 
 @dataclass(frozen=True)
@@ -105,16 +113,16 @@ class FommConfig:
 
     @classmethod
     def from_file(cls, path: str | Path) -> FommConfig:
-        """Read a ``.yaml``/``.yml`` (the subset the original configs use) or ``.json`` file."""
+        """Read a ``.yaml``/``.yml`` (PyYAML ``safe_load``) or ``.json`` file."""
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
-        except OSError as error:
+        except (OSError, UnicodeDecodeError) as error:
             raise FommConfigError(f"{path}: cannot read the FOMM config ({error}); pass e.g. vox-256.yaml") from error
         try:
-            data = json.loads(text) if path.suffix.lower() == ".json" else parse_yaml_subset(text)
-        except ValueError as error:
-            raise FommConfigError(f"{path}: not a readable FOMM config: {error}") from error
+            data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError) as error:
+            raise FommConfigError(f"{path}: not a readable FOMM config: {_one_line(error)}") from error
         if not isinstance(data, Mapping):
             raise FommConfigError(f"{path}: expected a mapping with model_params at the top level")
         return cls.from_dict(data, where=str(path))
@@ -138,6 +146,23 @@ class FommConfig:
                 "generator_params": gen,
             },
         }
+
+
+def _one_line(error: Exception) -> str:
+    """A parser's message on one line: YAML errors span several (problem, then a caret under the line)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None)
+    if mark is not None and problem:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return " ".join(str(error).split())
+
+
+def _check_scale(scale: float) -> None:
+    if scale != 1:
+        try:
+            subsampling_step(scale)
+        except ValueError as error:
+            raise FommConfigError(f"scale_factor: {error}") from error
 
 
 def _section(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -171,4 +196,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
             values[name] = float(value)
         else:
             values[name] = value
-    return cls(**values)
+    try:
+        return cls(**values)
+    except FommConfigError as error:
+        raise FommConfigError(f"{where}: {error}") from error

@@ -41,9 +41,11 @@ class KeypointDetector(nn.Module):
         self.jacobian: nn.Conv2d | None = None
         if self.num_jacobian_maps:
             self.jacobian = nn.Conv2d(features, 4 * self.num_jacobian_maps, kernel_size=7, padding=params.pad)
-            with torch.no_grad():  # the original initialisation: zero weights, identity bias
-                self.jacobian.weight.zero_()
-                self.jacobian.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 1.0]).repeat(self.num_jacobian_maps))
+            # Random-weight models start from identity jacobians, as the original initialises the head; loaded
+            # weights replace this.
+            nn.init.zeros_(self.jacobian.weight)
+            with torch.no_grad():
+                self.jacobian.bias.copy_(torch.eye(2).flatten().repeat(self.num_jacobian_maps))
         self.temperature = params.temperature
         self.down = AntiAliasDownsample(config.num_channels, params.scale_factor) if params.scale_factor != 1 else None
 

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from bench.errors import DataError
+from bench.table import format_table
 
 __all__ = ["Comparison", "compare", "format_comparisons", "load_case_arrays"]
 
@@ -74,9 +75,7 @@ def format_comparisons(rows: Sequence[Comparison]) -> str:
         )
         for r in rows
     ]
-    widths = [max(len(str(row[i])) for row in [header, *lines]) for i in range(len(header))]
-    render = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *lines]]
-    render.insert(1, "  ".join("-" * w for w in widths))
+    render = format_table(header, lines, "<<>>")
     failed = sum(not r.passed for r in rows)
     render.append(
         f"{len(rows) - failed} of {len(rows)} arrays within tolerance" + (f"; {failed} FAILED" if failed else "")

@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.data.types import FrameRef, SequenceRef
 from bench.errors import DataError
 
-__all__ = ["IMAGE_SUFFIXES", "discover_bilayer", "discover_fomm", "natural_key"]
+__all__ = ["IMAGE_SUFFIXES", "discover_bilayer", "discover_fomm", "mirror_path", "natural_key", "relative_to_root"]
 
 logger = logging.getLogger(__name__)
 
@@ -177,3 +177,21 @@ def discover_fomm(root: Path, split: str) -> list[SequenceRef]:
     if not clips:
         raise DataError(split_dir, "no clips (folders of frames or .mp4 files)", "check the layout")
     return [_clip(p, split) for p in clips]
+
+
+def relative_to_root(ref: FrameRef, root: Path) -> Path:
+    """A frame's file (its image, or its video) relative to the data root."""
+    try:
+        return ref.image.relative_to(root)
+    except ValueError:
+        raise DataError(ref.image, f"frame is not under the data root {root}", "pass the data set's root") from None
+
+
+def mirror_path(ref: FrameRef, root: Path, folder: Path) -> Path:
+    """Where a frame generated for ``ref`` goes in a folder that mirrors the data set (``run --save-outputs``,
+    read by ``bilayer-bench score``): the ground truth's relative path with ``.png``; a video's frames in a folder
+    of the video's name, named by the frames' names."""
+    relative = relative_to_root(ref, root)
+    if ref.video_index is not None:
+        return folder / relative.with_suffix("") / f"{ref.name}.png"
+    return folder / relative.with_suffix(".png")

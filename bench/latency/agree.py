@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from bench.errors import ConfigError
 from bench.latency.record import LatencyRecord
-from bench.latency.table import format_ms, grid
+from bench.latency.table import format_ms
+from bench.table import format_table
 
 __all__ = ["COMPARABLE_SETTINGS", "TIMER_FLOOR_S", "Agreement", "agreement", "format_agreement"]
 
@@ -123,7 +124,7 @@ def format_agreement(rows: list[Agreement], only: list[str]) -> str:
         ]
         for r in rows
     ]
-    text = [line.rstrip() for line in grid([header, *lines], left=2)]
+    text = format_table(header, lines, "<<" + ">" * (len(header) - 2))
     agreed = sum(r.agrees for r in rows)
     text.append(
         f"rule: |median difference| <= max(IQR of either run, {TIMER_FLOOR_S * 1e6:.0f} us timer floor); "

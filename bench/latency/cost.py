@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import resource
-import sys
 import threading
 from collections.abc import Callable
-from typing import Any
 
+import psutil
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -51,10 +49,6 @@ CPU_MEMORY_METHOD = (
     "{trim}; approximate (memory the allocator keeps for reuse, short peaks and other threads are not separated)"
 )
 TRIMMED = ", glibc malloc_trim(0) first so that memory freed earlier is returned and allocations show in RSS"
-RUSAGE_MEMORY_METHOD = (
-    "CPU ru_maxrss growth during one call (resource.getrusage; psutil not installed): a lower bound, zero unless "
-    "the call exceeds the process's earlier peak"
-)
 CUDA_MEMORY_METHOD = "torch.cuda.max_memory_allocated during one call minus memory_allocated before (tensors only)"
 
 
@@ -105,19 +99,6 @@ def freeze(model: object) -> None:
         root.requires_grad_(False)
 
 
-def _rss_sampler() -> Any:
-    try:
-        import psutil
-    except ImportError:
-        return None
-    return psutil.Process()
-
-
-def _ru_maxrss_bytes() -> int:
-    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
-
-
 def _trim_heap() -> bool:
     """glibc ``malloc_trim(0)``: give freed heap memory back to the OS; False where unavailable."""
     try:
@@ -129,12 +110,8 @@ def _trim_heap() -> bool:
 
 
 def _cpu_peak(fn: Callable[[], object]) -> tuple[int, str]:
-    process = _rss_sampler()
+    process = psutil.Process()
     trimmed = _trim_heap()
-    if process is None:
-        before = _ru_maxrss_bytes()
-        fn()
-        return max(0, _ru_maxrss_bytes() - before), RUSAGE_MEMORY_METHOD
     before = process.memory_info().rss
     peak = [before]
     done = threading.Event()

@@ -3,11 +3,10 @@ side-by-side ratios, and the papers' figures labelled "reported in paper"."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from bench.latency.record import LatencyRecord, StageRow
+from bench.table import format_table
 
-__all__ = ["format_latency", "format_ms", "grid"]
+__all__ = ["format_latency", "format_ms"]
 
 HEADER = [
     "model",
@@ -68,16 +67,6 @@ def _cells(row: StageRow) -> list[str]:
     ]
 
 
-def grid(rows: Sequence[list[str]], left: int = 3) -> list[str]:
-    """Rows of cells as aligned lines: the first ``left`` columns (text: model, stage, per) left-aligned, the
-    others (numbers) right-aligned."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-        for r in rows
-    ]
-
-
 def _includes(record: LatencyRecord) -> list[str]:
     lines = ["what each stage includes:"]
     for row in record.stages:
@@ -120,7 +109,7 @@ def format_latency(record: LatencyRecord, *, brief: bool = False) -> str:
     )
     lines = [head]
     if record.stages:
-        lines += grid([HEADER, *(_cells(row) for row in record.stages)])
+        lines += format_table(HEADER, (_cells(row) for row in record.stages), "<<<" + ">" * (len(HEADER) - 3))
     else:
         lines.append("(no stage measured)")
     if brief:

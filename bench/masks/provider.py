@@ -13,9 +13,8 @@ one, so a run's numbers do not depend on whether the cache was warm.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench.atomic import atomic_write
 from bench.config import MaskSource
 from bench.data.types import FrameData
 from bench.errors import DataError
@@ -133,13 +133,11 @@ class MaskProvider:
 
     @staticmethod
     def _store(path: Path, mask: np.ndarray) -> None:
-        """Best effort (a read-only cache only costs recomputation): a unique temporary name, then a rename."""
+        """Best effort (a read-only cache only costs recomputation), written atomically."""
+        png = io.BytesIO()
+        Image.fromarray(mask).save(png, format="PNG")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(handle, "wb") as stream:
-                Image.fromarray(mask).save(stream, format="PNG")
-            os.replace(temporary, path)
+            atomic_write(path, png.getvalue())
         except OSError as error:
             logger.warning("cannot cache the mask %s (%s); it will be computed again next time", path, error)
 

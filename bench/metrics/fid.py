@@ -1,14 +1,18 @@
-"""FID over frames, variant ``fid.inception-2015-12-05.2048``: pytorch-fid's features and Fréchet distance.
+"""FID over frames, variant ``fid.inception-2015-12-05.2048``: pytorch-fid's features and its Fréchet distance.
 
 * :func:`extract_features`: pool3 features (N, 2048) of float images (N, 3, H, W) in [0, 1], in batches, with no
   autograd, through :class:`bench.metrics.inception.FidInceptionV3` (pytorch-fid's preprocessing: bilinear resize
   to 299x299 with ``align_corners=False``, then ``2x - 1``).
-* :func:`frechet_distance`: ``pytorch_fid.fid_score.calculate_frechet_distance`` reimplemented: the same
-  ``scipy.linalg.sqrtm`` of ``sigma1 @ sigma2``, the same ``eps`` added to both diagonals when the square root is
-  not finite, the same rejection of a large imaginary part.
-* ``FrechetInceptionDistance``: a ``torchmetrics.Metric`` holding, for real and for generated frames, the sum of
-  the features, the sum of their outer products and their count, all float64 and reduced by sum across
-  processes; ``compute()`` turns them into means and unbiased covariances (as ``np.cov``) and returns the FID.
+* :func:`frechet_distance`: the Fréchet distance of two Gaussians ``||mu1 - mu2||^2 + Tr(sigma1 + sigma2 -
+  2 sqrt(sigma1 sigma2))``, the suite's one computation of it: ``Tr sqrt(sigma1 sigma2)`` is the sum of the
+  singular values of ``F1' F2`` for factors ``F F' = sigma`` (pivoted Cholesky), so no D x D ``sqrtm`` is formed
+  and no square root is taken of rounding noise. It equals pytorch-fid's ``calculate_frechet_distance`` (a
+  ``scipy.linalg.sqrtm`` of ``sigma1 @ sigma2``) up to that ``sqrtm``'s rounding (tests/test_fid.py compares them).
+* :func:`fid_from_statistics`: the FID from two sets' additive statistics (count, sum of the features, sum of
+  their outer products), what a run and a sharded run add up; :func:`fid_from_features`: the FID of two feature
+  sets. Both are :func:`frechet_distance` of the means and unbiased covariances (as ``np.cov``, as pytorch-fid).
+* ``FrechetInceptionDistance``: a ``torchmetrics.Metric`` holding, for real and for generated frames, the same
+  statistics, all float64 and reduced by sum across processes; ``compute()`` is :func:`fid_from_statistics`.
 
 torchmetrics imports torchvision, which needs :func:`bench.compat.ensure_torchvision` first; to keep this module
 free of import-time side effects the metric class is created on first access of
@@ -18,13 +22,10 @@ free of import-time side effects the metric class is created on first access of
 from __future__ import annotations
 
 import functools
-import logging
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from scipy import linalg
 from scipy.linalg import lapack
 
 from bench.compat import ensure_torchvision
@@ -42,8 +43,6 @@ __all__ = [
     "frechet_distance",
     "gaussian_from_sums",
 ]
-
-logger = logging.getLogger(__name__)
 
 
 def check_images(images: torch.Tensor, name: str = "images") -> None:
@@ -77,53 +76,97 @@ def extract_features(model: nn.Module, images: torch.Tensor, batch_size: int = 3
     return torch.cat(outputs) if outputs else images.new_zeros((0, 0))
 
 
+def _as_float64(x: np.ndarray | torch.Tensor) -> np.ndarray:
+    return np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
+
+
+def _factor(sigma: np.ndarray) -> np.ndarray:
+    """A factor ``F`` (D, r) with ``F F' = sigma`` of numerical rank r.
+
+    The factor is LAPACK's pivoted Cholesky (``?pstrf``) stopped at its default tolerance ``D * eps * max diag``:
+    the covariance of n frames has rank at most n - 1, and the directions it leaves empty come out of the sums
+    as rounding noise, which the factorisation drops instead of taking its square root.
+    """
+    if not np.any(np.diagonal(sigma) > 0):
+        return np.zeros((len(sigma), 0))
+    packed, pivots, rank, info = lapack.dpstrf(sigma, lower=1, tol=-1.0)
+    if info < 0:
+        raise ValueError(f"FID: pivoted Cholesky of the covariance failed (LAPACK info {info})")
+    factor = np.zeros((len(sigma), rank))
+    factor[pivots - 1] = np.tril(packed)[:, :rank]
+    return factor
+
+
 def frechet_distance(
     mu1: np.ndarray | torch.Tensor,
     sigma1: np.ndarray | torch.Tensor,
     mu2: np.ndarray | torch.Tensor,
     sigma2: np.ndarray | torch.Tensor,
-    eps: float = 1e-6,
 ) -> float:
-    """``||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 sqrt(sigma1 sigma2))``, computed as pytorch-fid computes it."""
+    """``||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 sqrt(sigma1 sigma2))`` of means (D,) and covariances (D, D).
+
+    The non-zero eigenvalues of ``sigma1 sigma2 = F1 F1' F2 F2'`` are the squared singular values of ``F1' F2``, so
+    ``Tr sqrt(sigma1 sigma2)`` is their sum (an r1 x r2 SVD for covariances of ranks r1, r2, instead of
+    pytorch-fid's 2048 x 2048 ``sqrtm``); the factors are :func:`_factor`'s, of the symmetrised covariances.
+    """
     m1, m2 = (np.atleast_1d(_as_float64(m)) for m in (mu1, mu2))
     s1, s2 = (np.atleast_2d(_as_float64(s)) for s in (sigma1, sigma2))
-    if m1.shape != m2.shape or s1.shape != s2.shape or s1.shape != (m1.size, m1.size):
+    if m1.shape != m2.shape or m1.ndim != 1 or s1.shape != s2.shape or s1.shape != (m1.size, m1.size):
         raise ValueError(
             f"expected means (D,) and covariances (D, D) of one D, got {m1.shape}, {s1.shape}, {m2.shape}, {s2.shape}"
         )
+    s1, s2 = (s1 + s1.T) / 2, (s2 + s2.T) / 2
+    product = _factor(s1).T @ _factor(s2)
+    cross = np.linalg.svd(product, compute_uv=False).sum() if product.size else 0.0
     diff = m1 - m2
-    covmean = _sqrtm(s1.dot(s2))
-    if not np.isfinite(covmean).all():
-        logger.warning("FID: singular product of covariances; adding %g to the diagonal of both", eps)
-        offset = np.eye(s1.shape[0]) * eps
-        covmean = _sqrtm((s1 + offset).dot(s2 + offset))
-    if np.iscomplexobj(covmean):
-        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-            largest = np.max(np.abs(covmean.imag))
-            raise ValueError(f"FID: sqrtm(sigma1 @ sigma2) has an imaginary component of {largest:.4g}")
-        covmean = covmean.real
-    return float(diff.dot(diff) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * cross)
 
 
-def _as_float64(x: np.ndarray | torch.Tensor) -> np.ndarray:
-    return np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
-
-
-def _sqrtm(matrix: np.ndarray) -> np.ndarray:
-    """``scipy.linalg.sqrtm``; its warning about (near-)singular input is the normal case for few frames."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", linalg.LinAlgWarning)
-        return np.asarray(linalg.sqrtm(matrix))
-
-
-def gaussian_from_sums(total: torch.Tensor, outer: torch.Tensor, count: torch.Tensor | int) -> tuple[Any, Any]:
-    """Mean and unbiased covariance (as ``np.cov(x, rowvar=False)``) from sum, sum of outer products and count."""
+def gaussian_from_sums(
+    total: np.ndarray | torch.Tensor, outer: np.ndarray | torch.Tensor, count: np.ndarray | torch.Tensor | int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and unbiased covariance (as ``np.cov(x, rowvar=False)``, symmetrised) from the sum of features x, the
+    sum of their outer products and their count; float64 arrays."""
     n = int(count)
     if n < 2:
         raise ValueError(f"FID needs at least 2 frames on each side to estimate a covariance, got {n}")
-    mu = total.double() / n
-    sigma = (outer.double() - n * torch.outer(mu, mu)) / (n - 1)
-    return mu.cpu().numpy(), sigma.cpu().numpy()
+    mu = _as_float64(total) / n
+    sigma = (_as_float64(outer) - n * np.outer(mu, mu)) / (n - 1)
+    return mu, (sigma + sigma.T) / 2
+
+
+def fid_from_statistics(
+    n1: int | torch.Tensor,
+    sum1: np.ndarray | torch.Tensor,
+    outer1: np.ndarray | torch.Tensor,
+    n2: int | torch.Tensor,
+    sum2: np.ndarray | torch.Tensor,
+    outer2: np.ndarray | torch.Tensor,
+) -> float:
+    """FID from two sets' sufficient statistics: count, sum of features (D,) and sum of outer products (D, D).
+
+    These statistics add up across jobs and processes (what a run and a sharded run reduce); the FID is
+    :func:`frechet_distance` of the means and unbiased covariances they give (:func:`gaussian_from_sums`).
+    """
+    n1, n2 = int(n1), int(n2)
+    if min(n1, n2) < 2:
+        raise ValueError(f"FID needs at least 2 frames on each side to estimate a covariance, got {n1} and {n2}")
+    s1, o1, s2, o2 = (_as_float64(a) for a in (sum1, outer1, sum2, outer2))
+    dim = s1.shape[0] if s1.ndim == 1 else -1
+    if s1.shape != s2.shape or s1.shape != (dim,) or o1.shape != o2.shape or o1.shape != (dim, dim):
+        raise ValueError(
+            f"expected sums (D,) and outer products (D, D) of one D, got {s1.shape}, {o1.shape}, {s2.shape}, {o2.shape}"
+        )
+    return frechet_distance(*gaussian_from_sums(s1, o1, n1), *gaussian_from_sums(s2, o2, n2))
+
+
+def fid_from_features(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor) -> float:
+    """FID of two feature sets (n1, D) and (n2, D), n >= 2: :func:`fid_from_statistics` of their statistics, so
+    the same number a run reports for the same features."""
+    a, b = _as_float64(real), _as_float64(fake)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
+        raise ValueError(f"expected two feature sets (n >= 2, D) of one D, got {a.shape} and {b.shape}")
+    return fid_from_statistics(len(a), a.sum(0), a.T @ a, len(b), b.sum(0), b.T @ b)
 
 
 class _FidAccumulator:
@@ -167,9 +210,8 @@ class _FidAccumulator:
 
     def compute(self) -> torch.Tensor:
         """The FID (float64 scalar tensor) between the real and generated frames added so far."""
-        mu_real, sigma_real = gaussian_from_sums(self.real_sum, self.real_outer, self.real_count)
-        mu_fake, sigma_fake = gaussian_from_sums(self.fake_sum, self.fake_outer, self.fake_count)
-        value = frechet_distance(mu_real, sigma_real, mu_fake, sigma_fake)
+        real = (self.real_count, self.real_sum, self.real_outer)
+        value = fid_from_statistics(*real, self.fake_count, self.fake_sum, self.fake_outer)
         return torch.tensor(value, dtype=torch.float64, device=self.real_sum.device)
 
 
@@ -191,71 +233,3 @@ def __getattr__(name: str) -> Any:
     if name == "FrechetInceptionDistance":
         return _metric_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def fid_from_features(real: np.ndarray, fake: np.ndarray) -> float:
-    """FID of two feature sets (n1, D) and (n2, D), without forming a D x D square root.
-
-    With centred features A, B and covariances A'A / (n1 - 1), B'B / (n2 - 1), the non-zero eigenvalues of
-    sigma1 sigma2 are those of (A B')(A B')' / ((n1 - 1)(n2 - 1)), so Tr sqrt(sigma1 sigma2) is the sum of the
-    singular values of A B' over sqrt((n1 - 1)(n2 - 1)): an n1 x n2 SVD instead of a 2048 x 2048 ``sqrtm``. The
-    result equals :func:`frechet_distance` (pytorch-fid's computation) up to its ``sqrtm`` rounding (tested).
-    """
-    a, b = np.asarray(real, dtype=np.float64), np.asarray(fake, dtype=np.float64)
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
-        raise ValueError(f"expected two feature sets (n >= 2, D) of one D, got {a.shape} and {b.shape}")
-    mean_a, mean_b = a.mean(0), b.mean(0)
-    a, b = a - mean_a, b - mean_b
-    scale = (len(a) - 1) * (len(b) - 1)
-    cross = np.linalg.svd(a @ b.T, compute_uv=False).sum() / np.sqrt(scale)
-    diff = mean_a - mean_b
-    trace_a, trace_b = (a * a).sum() / (len(a) - 1), (b * b).sum() / (len(b) - 1)
-    return float(diff @ diff + trace_a + trace_b - 2 * cross)
-
-
-def _covariance_factor(count: int, total: np.ndarray, outer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, unbiased covariance and a factor ``F`` (D, r) with ``F F' = sigma`` of numerical rank r.
-
-    The factor is LAPACK's pivoted Cholesky (``?pstrf``) stopped at its default tolerance ``D * eps * max diag``:
-    the covariance of n frames has rank at most n - 1, and the directions it leaves empty come out of the sums
-    as rounding noise, which the factorisation drops instead of taking its square root.
-    """
-    mu = total / count
-    sigma = (outer - count * np.outer(mu, mu)) / (count - 1)
-    sigma = (sigma + sigma.T) / 2
-    if not np.any(np.diagonal(sigma) > 0):
-        return mu, sigma, np.zeros((len(mu), 0))
-    packed, pivots, rank, info = lapack.dpstrf(sigma, lower=1, tol=-1.0)
-    if info < 0:
-        raise ValueError(f"FID: pivoted Cholesky of the covariance failed (LAPACK info {info})")
-    factor = np.zeros((len(mu), rank))
-    factor[pivots - 1] = np.tril(packed)[:, :rank]
-    return mu, sigma, factor
-
-
-def fid_from_statistics(
-    n1: int, sum1: np.ndarray, outer1: np.ndarray, n2: int, sum2: np.ndarray, outer2: np.ndarray
-) -> float:
-    """FID from two sets' sufficient statistics: count, sum of features (D,) and sum of outer products (D, D).
-
-    These statistics add up across jobs and processes (what a sharded run reduces). Means and unbiased
-    covariances are those of ``np.cov`` (as pytorch-fid); the trace of ``sqrt(sigma1 sigma2)`` is the sum of the
-    singular values of ``F1' F2`` for factors ``F F' = sigma`` (:func:`_covariance_factor`), so no D x D ``sqrtm``
-    is formed and no square root is taken of rounding noise. Equals :func:`fid_from_features` on the same features
-    and pytorch-fid's ``sqrtm`` computation up to its rounding (tested).
-    """
-    n1, n2 = int(n1), int(n2)
-    if min(n1, n2) < 2:
-        raise ValueError(f"FID needs at least 2 frames on each side to estimate a covariance, got {n1} and {n2}")
-    s1, o1, s2, o2 = (np.asarray(a, dtype=np.float64) for a in (sum1, outer1, sum2, outer2))
-    dim = s1.shape[0] if s1.ndim == 1 else -1
-    if s1.shape != s2.shape or s1.shape != (dim,) or o1.shape != o2.shape or o1.shape != (dim, dim):
-        raise ValueError(
-            f"expected sums (D,) and outer products (D, D) of one D, got {s1.shape}, {o1.shape}, {s2.shape}, {o2.shape}"
-        )
-    mu1, sigma1, factor1 = _covariance_factor(n1, s1, o1)
-    mu2, sigma2, factor2 = _covariance_factor(n2, s2, o2)
-    product = factor1.T @ factor2
-    cross = np.linalg.svd(product, compute_uv=False).sum() if product.size else 0.0
-    diff = mu1 - mu2
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * cross)

@@ -10,9 +10,10 @@ Layouts under OUT_ROOT (both may be written side by side):
   PERSON and VIDEO from the first two fields.
 
 A clip is written into ``.prepare/staging/KEY/`` and renamed into place; ``.prepare/clips/KEY.json``, the clip's
-record, is written last (to a temporary file, then renamed). A ``KEY.pending.json`` lists the paths being placed
-while a commit is under way: a run that finds one removes those paths and redoes the clip. ``MANIFEST.json`` and
-``skipped.csv`` are rebuilt from all records at the end of every run. One ``prepare`` per OUT_ROOT at a time.
+record, is written last (atomically: :func:`bench.atomic.atomic_write`). A ``KEY.pending.json`` lists the paths
+being placed while a commit is under way: a run that finds one removes those paths and redoes the clip.
+``MANIFEST.json`` and ``skipped.csv`` are rebuilt from all records at the end of every run. One ``prepare`` per
+OUT_ROOT at a time.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
+from bench.atomic import atomic_write
 from bench.prepare.config import PrepareConfig
-from bench.records import atomic_write
 
 __all__ = [
     "MANIFEST_NAME",
@@ -121,10 +122,8 @@ class ClipRecord:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(temporary, path)
+    """``data`` as JSON (keys sorted), through the suite's one atomic writer (:func:`bench.atomic.atomic_write`)."""
+    atomic_write(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def _record_path(out_root: Path, key: str) -> Path:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.regression.reference import LatencyValue, QualityValue
+from bench.table import format_table
 
 __all__ = [
     "Drift",
@@ -175,8 +176,5 @@ def compare_settings(reference: Mapping[str, Any], now: Mapping[str, Any]) -> li
 def format_drifts(drifts: Sequence[Drift]) -> str:
     """A fixed-width table: metric, model, protocol, reference, now, difference, tolerance."""
     header = ("metric", "model", "protocol", "reference", "now", "difference", "tolerance")
-    rows = [header, *[(d.metric, d.model, d.protocol, d.reference, d.now, d.difference, d.tolerance) for d in drifts]]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    rows = [(d.metric, d.model, d.protocol, d.reference, d.now, d.difference, d.tolerance) for d in drifts]
+    return "\n".join(format_table(header, rows))

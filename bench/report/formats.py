@@ -7,10 +7,22 @@ import html
 import io
 import math
 import re
+from collections.abc import Iterable, Sequence
 
 from bench.report.tables import Cell, ComparisonTable, Row
+from bench.table import column_sides
 
-__all__ = ["format_number", "latex_width_chars", "md_escape", "to_csv", "to_html", "to_latex", "to_markdown"]
+__all__ = [
+    "format_number",
+    "latex_width_chars",
+    "md_escape",
+    "md_row",
+    "md_table",
+    "to_csv",
+    "to_html",
+    "to_latex",
+    "to_markdown",
+]
 
 
 def format_number(value: float, decimals: int) -> str:
@@ -59,6 +71,18 @@ def md_escape(text: str) -> str:
     return "\\" + escaped if escaped.startswith(("#", "-", "+", "=")) else escaped
 
 
+def md_row(cells: Sequence[str]) -> str:
+    """One row of a GitHub-flavoured table; the cells are taken as they are (escape text with :func:`md_escape`)."""
+    return "| " + " | ".join(cells) + " |"
+
+
+def md_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> list[str]:
+    """The lines of a GitHub-flavoured table: ``header``, the alignment row, then a line per row (cells as in
+    :func:`md_row`); ``align`` as for the console's tables (:func:`bench.table.column_sides`)."""
+    rule = "|" + "|".join("--:" if side == ">" else ":--" for side in column_sides(align, len(header))) + "|"
+    return [md_row(header), rule, *(md_row(row) for row in rows)]
+
+
 def _md_cell(cell: Cell | None, decimals: int) -> str:
     if cell is None:
         return "–"
@@ -73,20 +97,18 @@ def _md_cell(cell: Cell | None, decimals: int) -> str:
 def to_markdown(table: ComparisonTable) -> str:
     """A GitHub-flavoured table; the published block starts with a labelled separator row."""
     head = ["Method", *(["Frames"] if table.show_frames else []), *map(md_escape, _header_titles(table))]
-    lines = [f"**Table: {md_escape(table.title)}.** {md_escape(table.caption)}", "", "| " + " | ".join(head) + " |"]
-    lines.append("|" + "|".join([":--", *["--:"] * (len(head) - 1)]) + "|")
     decimals = {c.key: table.decimals(c.key) for c in table.columns}
 
-    def line(row: Row) -> str:
+    def cells(row: Row) -> list[str]:
         label = md_escape(row.label) + (f"<sup>{row.source_marks()}</sup>" if row.sources else "")
         frames = [str(row.frames) if row.kind != "published" else "–"] if table.show_frames else []
-        cells = [_md_cell(row.cells.get(c.key), decimals[c.key]) for c in table.columns]
-        return "| " + " | ".join([label, *frames, *cells]) + " |"
+        return [label, *frames, *(_md_cell(row.cells.get(c.key), decimals[c.key]) for c in table.columns)]
 
-    lines += [line(r) for r in table.rows]
+    lines = [f"**Table: {md_escape(table.title)}.** {md_escape(table.caption)}", ""]
+    lines += md_table(head, map(cells, table.rows), "<" + ">" * (len(head) - 1))
     if table.published:
         lines.append("| *— reported in paper (their data; not ranked) —* |" + " |" * (len(head) - 1))
-        lines += [line(r) for r in table.published]
+        lines += [md_row(cells(r)) for r in table.published]
     lines.append("")
     lines += [f"{i}. {md_escape(s)}" for i, s in enumerate(table.sources, start=1)]
     if table.sources:

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from bench.report import formats
 from bench.report.outline import FigureBlock, Heading, Paragraph, Special, TableBlock, VideoBlock, report_blocks
+from bench.report.published import TABLE_COLUMNS, metric_notes
 
 if TYPE_CHECKING:
     from bench.report.document import Report
@@ -93,35 +94,9 @@ def _provenance(report: Report) -> str:
 
 
 def _published(report: Report) -> str:
-    head = [
-        "Paper",
-        "Method",
-        "Data",
-        "Protocol",
-        "Metric (paper → ours)",
-        "Value",
-        "Unit",
-        "Device",
-        "Source",
-        "Verified",
-    ]
-    rows = []
-    for f in report.published:
-        cells = [
-            f.paper,
-            f.method,
-            f.dataset,
-            f.protocol,
-            f"{f.paper_metric} → {' or '.join(f.candidates)}",
-            f"{f.published_value:g}",
-            f.unit,
-            f.device,
-            f.source,
-            f.verified,
-        ]
-        rows.append("<tr>" + "".join(f"<td>{_e(c) or '–'}</td>" for c in cells) + "</tr>")
-    notes = {(f.paper, f.paper_metric): f for f in report.published}.values()
-    header = "".join(f"<th>{_e(h)}</th>" for h in head)
+    rows = ["<tr>" + "".join(f"<td>{_e(c) or '–'}</td>" for c in f.cells()) + "</tr>" for f in report.published]
+    notes = metric_notes(report.published)
+    header = "".join(f"<th>{_e(h)}</th>" for h in TABLE_COLUMNS)
     return (
         "<p>Figures as the papers report them (their data: VoxCeleb/VoxCeleb2), for context only; "
         "<em>verified</em> says whether the figure was checked in the paper itself (primary) or read elsewhere "

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from bench.report import formats
 from bench.report.formats import md_escape
 from bench.report.outline import FigureBlock, Heading, Paragraph, Special, TableBlock, VideoBlock, report_blocks
+from bench.report.published import TABLE_COLUMNS, metric_notes
 
 if TYPE_CHECKING:
     from bench.report.document import Report
@@ -29,17 +30,13 @@ def _published(report: Report) -> list[str]:
         "Figures as the papers report them (their data: VoxCeleb/VoxCeleb2), for context only; `verified` says "
         "whether the figure was checked in the paper itself (primary) or read elsewhere (secondary).",
         "",
-        "| Paper | Method | Data | Protocol | Metric (paper → ours) | Value | Unit | Device | Source | Verified |",
-        "|:--|:--|:--|:--|:--|--:|:--|:--|:--|:--|",
     ]
-    for f in report.published:
-        metric = f"{f.paper_metric} → {' or '.join(f.candidates)}"
-        cells = [f.paper, f.method, f.dataset, f.protocol, metric, f"{f.published_value:g}", f.unit, f.device]
-        lines.append("| " + " | ".join(md_escape(c) or "–" for c in [*cells, f.source, f.verified]) + " |")
+    rows = ([md_escape(c) or "–" for c in f.cells()] for f in report.published)
+    lines += formats.md_table(TABLE_COLUMNS, rows, "<<<<<>")
     lines.append("")
     lines += [
         f"- {md_escape(f.paper_metric)} → {md_escape(' or '.join(f.candidates))}: {md_escape(f.note)}"
-        for f in {(f.paper, f.paper_metric): f for f in report.published}.values()
+        for f in metric_notes(report.published)
     ]
     return lines
 
@@ -49,10 +46,8 @@ def _failures(report: Report) -> list[str]:
     if report.failures.empty:
         lines.append("No job failed.")
     else:
-        lines += ["| Run | Model | Job | Error |", "|:--|:--|:--|:--|"]
-        for row in report.failures.itertuples():
-            cells = (row.run, row.model, row.job, row.error)
-            lines.append("| " + " | ".join(md_escape(str(cell)) for cell in cells) + " |")
+        rows = ((row.run, row.model, row.job, row.error) for row in report.failures.itertuples())
+        lines += formats.md_table(["Run", "Model", "Job", "Error"], ([md_escape(str(c)) for c in r] for r in rows))
     skipped = [(run.tag, s) for run in report.inputs.runs for s in run.skipped_metrics]
     lines.append("")
     for tag, s in skipped:

@@ -11,12 +11,26 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
-__all__ = ["LATENCY", "PublishedFigure", "published_figures"]
+__all__ = ["LATENCY", "TABLE_COLUMNS", "PublishedFigure", "metric_notes", "published_figures"]
 
 LATENCY = "latency"  # our name of the papers' "inference_time" (ms per frame)
+TABLE_COLUMNS = (
+    "Paper",
+    "Method",
+    "Data",
+    "Protocol",
+    "Metric (paper → ours)",
+    "Value",
+    "Unit",
+    "Device",
+    "Source",
+    "Verified",
+)
+"""The columns of the report's table of the published figures (Markdown and HTML): :meth:`PublishedFigure.cells`."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +112,18 @@ class PublishedFigure:
     def metric_in(self, columns: list[str] | tuple[str, ...]) -> str | None:
         """The first of our metrics in ``columns`` that this figure maps to, if any."""
         return next((c for c in self.candidates if c in columns), None)
+
+    def cells(self) -> tuple[str, ...]:
+        """This figure's row of the report's table of the published figures, as text (:data:`TABLE_COLUMNS`)."""
+        metric = f"{self.paper_metric} → {' or '.join(self.candidates)}"
+        what = (self.paper, self.method, self.dataset, self.protocol, metric, f"{self.published_value:g}")
+        return (*what, self.unit, self.device, self.source, self.verified)
+
+
+def metric_notes(figures: Iterable[PublishedFigure]) -> list[PublishedFigure]:
+    """A figure per (paper, paper's metric), the last of each: what the report's notes on the mapping of the
+    papers' metrics to ours (``note``) are written from."""
+    return list({(f.paper, f.paper_metric): f for f in figures}.values())
 
 
 def published_figures(text: str | None = None) -> tuple[PublishedFigure, ...]:

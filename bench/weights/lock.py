@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bench.atomic import atomic_write
 from bench.errors import WeightsError
 
 __all__ = ["LOCK_NAME", "LOCK_SCHEMA", "LockEntry", "WeightsLock", "record_pin"]
@@ -84,17 +83,7 @@ class WeightsLock:
         """Atomically replace the lock file with this content."""
         files = {name: {k: v for k, v in asdict(e).items() if k != "name"} for name, e in sorted(self.entries.items())}
         text = json.dumps({"schema": LOCK_SCHEMA, "files": files}, indent=2) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{LOCK_NAME}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        atomic_write(self.path, text)
 
 
 def record_pin(folder: Path, entry: LockEntry) -> Path:

@@ -1,4 +1,4 @@
-"""Thin-plate spline backward maps and bilinear warping."""
+"""Thin-plate spline backward maps (scipy's ``RBFInterpolator``) and bilinear warping."""
 
 from __future__ import annotations
 
@@ -6,64 +6,24 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-
-_CHUNK = 8192
-
-
-def _kernel(d2: np.ndarray) -> np.ndarray:
-    """TPS radial basis ``r^2 log r^2`` (a constant multiple of ``r^2 log r``), 0 at ``r = 0``."""
-    return d2 * np.log(np.maximum(d2, 1e-300))
+from scipy.interpolate import RBFInterpolator
 
 
 @dataclass(frozen=True, eq=False)
 class ThinPlateSpline:
-    """A fitted 2-D thin-plate spline ``R^2 -> R^2``; call it on ``(n, 2)`` points.
+    """A fitted 2-D thin-plate spline ``R^2 -> R^2`` (radial basis ``r^2 log r`` plus an affine part); call it on
+    ``(..., 2)`` points."""
 
-    Attributes
-    ----------
-    centers
-        ``(n, 2)`` control points in normalised coordinates ``(p - offset) / scale``.
-    weights
-        ``(n, 2)`` radial weights.
-    affine
-        ``(3, 2)`` affine part acting on ``(1, x, y)`` in normalised coordinates.
-    offset, scale
-        Normalisation of the input domain (for conditioning only; TPS is similarity invariant).
-    """
-
-    centers: np.ndarray
-    weights: np.ndarray
-    affine: np.ndarray
-    offset: np.ndarray
-    scale: float
+    interpolator: RBFInterpolator
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         pts = np.asarray(points, dtype=np.float64)
-        flat = pts.reshape(-1, 2)
-        out = np.empty_like(flat)
-        cx, cy = self.centers[:, 0], self.centers[:, 1]
-        for start in range(0, flat.shape[0], _CHUNK):
-            q = (flat[start : start + _CHUNK] - self.offset) / self.scale
-            qx, qy = q[:, :1], q[:, 1:]
-            d2 = (qx - cx) ** 2 + (qy - cy) ** 2
-            affine = self.affine[0] + qx * self.affine[1] + qy * self.affine[2]
-            out[start : start + _CHUNK] = _kernel(d2) @ self.weights + affine
-        return out.reshape(pts.shape)
+        return self.interpolator(pts.reshape(-1, 2)).reshape(pts.shape)
 
     def grid(self, height: int, width: int) -> np.ndarray:
         """Map of every pixel centre ``(x, y)`` of a ``height`` x ``width`` image: ``(height, width, 2)``."""
-        xs = (np.arange(width, dtype=np.float64) - self.offset[0]) / self.scale
-        ys = (np.arange(height, dtype=np.float64) - self.offset[1]) / self.scale
-        dx2 = (xs[:, None] - self.centers[:, 0]) ** 2  # separable squared distances
-        dy2 = (ys[:, None] - self.centers[:, 1]) ** 2
-        out = np.empty((height, width, 2))
-        rows = max(1, _CHUNK // max(width, 1))
-        for r0 in range(0, height, rows):
-            kernel = _kernel(dy2[r0 : r0 + rows, None, :] + dx2[None, :, :])
-            out[r0 : r0 + rows] = (kernel.reshape(-1, kernel.shape[-1]) @ self.weights).reshape(-1, width, 2)
-        gx, gy = np.meshgrid(xs, ys)
-        out += self.affine[0] + gx[..., None] * self.affine[1] + gy[..., None] * self.affine[2]
-        return out
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+        return self(np.stack([xs, ys], axis=-1))
 
 
 def dedupe_control_points(dst: np.ndarray, src: np.ndarray, tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
@@ -89,30 +49,16 @@ def dedupe_control_points(dst: np.ndarray, src: np.ndarray, tol: float = 1e-6) -
     return dst[keep], src[keep]
 
 
-def fit_tps(dst: np.ndarray, src: np.ndarray, *, regularization: float = 0.0, tol: float = 1e-6) -> ThinPlateSpline:
+def fit_tps(dst: np.ndarray, src: np.ndarray, *, smoothing: float = 0.0, tol: float = 1e-6) -> ThinPlateSpline:
     """Fit the thin-plate spline ``f`` with ``f(dst_i) = src_i`` (a backward map when warping).
 
-    ``regularization`` (in normalised units) relaxes interpolation into smoothing; keep it 0 or tiny.
-    Duplicate ``dst`` points are merged (see :func:`dedupe_control_points`).
+    ``smoothing`` (``RBFInterpolator``'s, in pixel units) relaxes interpolation into smoothing; keep it 0 or
+    tiny. Duplicate ``dst`` points are merged (see :func:`dedupe_control_points`).
     """
     dst, src = dedupe_control_points(dst, src, tol)
-    n = dst.shape[0]
-    if n < 3:
+    if dst.shape[0] < 3:
         raise ValueError("need at least 3 distinct control points")
-    offset = dst.mean(axis=0)
-    scale = float(np.max(np.abs(dst - offset))) or 1.0
-    c = (dst - offset) / scale
-    d2 = ((c[:, None, :] - c[None, :, :]) ** 2).sum(axis=-1)
-    system = np.zeros((n + 3, n + 3))
-    system[:n, :n] = _kernel(d2) + regularization * np.eye(n)
-    system[:n, n] = 1.0
-    system[:n, n + 1 :] = c
-    system[n, :n] = 1.0
-    system[n + 1 :, :n] = c.T
-    rhs = np.zeros((n + 3, 2))
-    rhs[:n] = src
-    solution = np.linalg.solve(system, rhs)
-    return ThinPlateSpline(centers=c, weights=solution[:n], affine=solution[n:], offset=offset, scale=scale)
+    return ThinPlateSpline(RBFInterpolator(dst, src, kernel="thin_plate_spline", degree=1, smoothing=smoothing))
 
 
 def sample_bilinear(image: np.ndarray, coords: np.ndarray, offset: float = 0.0) -> np.ndarray:
