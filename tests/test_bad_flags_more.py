@@ -26,3 +26,10 @@ def test_run_with_a_weights_folder_that_does_not_exist(tmp_path: Path, capsys: p
     args = ("run", "--models", "copy-source", "--weights-dir", missing, "--out", tmp_path / "out", "--no-latency")
     cli_error(capsys, *args, names=(missing, "no such folder"))
     assert not (tmp_path / "out").exists()
+
+
+def test_weights_listing_of_a_folder_that_does_not_exist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`weights --weights-dir TYPO` would list every file as missing: one line naming the folder instead."""
+    missing = tmp_path / "wieghts"
+    cli_error(capsys, "weights", "--weights-dir", missing, names=(missing, "no such folder"))
+    assert not missing.exists()

@@ -7,6 +7,7 @@ imports stay light until a command runs.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from bench.errors import WeightsError
 from bench.weights.catalog import WEIGHTS
@@ -72,6 +73,13 @@ def _list(args: argparse.Namespace, where: WeightsLocations) -> int:
     from bench.weights.lock import WeightsLock
     from bench.weights.resolve import resolve
 
+    if args.weights_dir and not Path(args.weights_dir).expanduser().is_dir():  # a typo must not list all missing
+        from bench.errors import ConfigError
+
+        raise ConfigError(
+            f"--weights-dir {args.weights_dir}: no such folder; pass the folder holding the weight files "
+            "(`bilayer-bench weights fetch --weights-dir DIR` creates and fills one)"
+        )
     print(f"searched: explicit paths, {where.describe()}, packages that ship files")
     label, folder = where.download_folder()
     print(f"`weights fetch` downloads into: {folder} [{label}]")
