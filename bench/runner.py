@@ -181,6 +181,7 @@ def _data_info(
         "root": str(dataset.root),
         "embedded_default": dataset.embedded_default,
         "manifest_sha256": file_sha256(manifest) if manifest.is_file() else None,
+        "listing_sha256": dataset.listing_sha256(),  # any root: relative path and size of every file read
         "sequence_list": _sequence_list_record(config),
         "layout": dataset.layout,
         "split": dataset.split,

@@ -35,3 +35,13 @@ def test_results_carry_start_end_duration_and_strict_json(bilayer_root: Path, tm
     psnr = [row["value"] for row in record["summary"] if row["metric"] == "psnr" and row["protocol"] == "self"]
     assert psnr == ["inf"]  # the oracle's PSNR: JSON has no infinity, the schema writes "inf"
     assert json_safe([math.inf, -math.inf, math.nan, 1.5]) == ["inf", "-inf", "nan", 1.5]
+
+
+def test_any_data_root_has_a_listing_fingerprint(bilayer_root: Path) -> None:
+    from bench.data import open_dataset
+
+    first = open_dataset(DataConfig(root=str(bilayer_root))).listing_sha256()
+    assert first == open_dataset(DataConfig(root=str(bilayer_root))).listing_sha256()
+    frame = next((bilayer_root / "imgs").rglob("*.jpg"))
+    frame.write_bytes(frame.read_bytes() + b"\0")  # a replaced frame of another size
+    assert open_dataset(DataConfig(root=str(bilayer_root))).listing_sha256() != first

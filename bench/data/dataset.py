@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,25 @@ class Dataset:
     @property
     def num_frames(self) -> int:
         return sum(len(s.frames) for s in self.sequences)
+
+    def listing_sha256(self) -> str:
+        """A fingerprint of any data root: the sha256 of the relative path and size of every file the sequences
+        read (frames, videos, keypoints, masks), without reading their contents (a re-encoded or replaced frame of
+        another size changes it; one of the same size does not)."""
+        digest = hashlib.sha256()
+        seen: set[Path] = set()
+        for sequence in self.sequences:
+            for frame in sequence.frames:
+                for path in (frame.image, frame.keypoints, frame.segmentation):
+                    if path is None or path in seen:
+                        continue
+                    seen.add(path)
+                    try:
+                        relative, size = path.relative_to(self.root).as_posix(), path.stat().st_size
+                    except (ValueError, OSError):
+                        relative, size = str(path), -1
+                    digest.update(f"{relative}\t{size}\n".encode("utf-8", "surrogateescape"))
+        return digest.hexdigest()
 
     def load(self, sequence: SequenceRef, indices: Sequence[int]) -> list[FrameData]:
         """Decode and validate the frames ``indices`` of ``sequence``; all must share one size."""
