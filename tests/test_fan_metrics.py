@@ -74,3 +74,22 @@ def test_frames_without_a_face_score_nan(fan_metrics: tuple[BuiltMetric, BuiltMe
     akd_metric, _ = fan_metrics
     _set_boxes(akd_metric, [])
     assert torch.isnan(akd_metric.score(_frames(1), _frames(1))).all()
+
+
+def test_real_frames_landmarks_once_for_every_model(fan_metrics: tuple[BuiltMetric, BuiltMetric]) -> None:
+    """Three models' outputs against one job's real frames: FAN runs on the real frames once, not three times."""
+    akd_metric, _ = fan_metrics
+    _set_boxes(akd_metric, [[20.0, 18.0, 80.0, 84.0]])
+    real = _frames(2)
+    memo = akd_metric.score.reference_memo
+    before = memo.frames
+    calls: list[int] = []
+    detector = akd_metric.score.landmarks
+    akd_metric.score.landmarks = lambda images: calls.append(len(images)) or detector(images)  # counts the pred side
+    try:
+        values = [akd_metric.score(torch.roll(real, shifts=s, dims=-1), real) for s in (1, 2, 3)]
+    finally:
+        akd_metric.score.landmarks = detector
+    assert memo.frames - before == 2 and calls == [2, 2, 2]
+    expected = akd(detector(torch.roll(real, shifts=3, dims=-1)), detector(real))
+    np.testing.assert_allclose(values[2].numpy(), expected, rtol=1e-6)
