@@ -3,6 +3,7 @@
 nox -s tests      # the CI suite, offline (sockets disabled), strict markers and config
 nox -s lint       # ruff
 nox -s bench      # the main job: the embedded default run
+nox -s gpu        # on a CUDA machine: the latency matrix and the default run -> reports/gpu (dry run: -- --device cpu)
 """
 
 from __future__ import annotations
@@ -132,3 +133,13 @@ def regression(session: nox.Session) -> None:
     latency = tmp / "latency"
     session.run("bilayer-bench", "latency", "copy-source", "bilayer.tiny", "fomm.tiny", "--out", str(latency))
     session.run("bilayer-bench", "regression", "--out", str(tmp / "runs"), "--latency", str(latency), *session.posargs)
+
+
+@nox.session
+def gpu(session: nox.Session) -> None:
+    """One command for a CUDA machine: `python -m bench.gpu` (the latency of bilayer.paper and fomm.vox256 in float32,
+    float16 and bfloat16, eager and torch.compile, batch 1 and 8, then the default run) into reports/gpu/. Its flags
+    go after `--`: `nox -s gpu -- --device cpu` is the dry run on the CPU (tiny models, no compile) into
+    bench-runs/gpu-dry-run-DATE-TIME/, `nox -s gpu -- --device cuda:1 --out DIR` another GPU or folder."""
+    install(session)
+    session.run("python", "-m", "bench.gpu", *session.posargs)
