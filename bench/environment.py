@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["collect_environment", "git_revision", "utc_now"]
+__all__ = ["collect_environment", "command_line", "git_revision", "utc_now"]
 
 _PACKAGES = (
     "bilayer-bench",
@@ -72,6 +72,16 @@ def git_revision(path: Path | None = None) -> dict[str, Any]:
     return {"commit": rev.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
 
 
+def command_line() -> str:
+    """What was run, as typed: the program by its name (``bilayer-bench``, ``python -m bench``, a script's file
+    name; never this machine's path to it) and its arguments."""
+    if not sys.argv:
+        return ""
+    program = Path(sys.argv[0])
+    name = ["python", "-m", program.parent.name] if program.name == "__main__.py" else [program.name]
+    return shlex.join([*name, *sys.argv[1:]])
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -92,7 +102,7 @@ def collect_environment(device: str) -> dict[str, Any]:
     cuda = torch.cuda.is_available()
     return {
         "created": utc_now(),
-        "command": shlex.join(sys.argv),  # what was run (the script or `python -m bench` and its arguments)
+        "command": command_line(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu": _cpu_model(),

