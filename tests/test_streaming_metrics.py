@@ -267,6 +267,7 @@ def _rank(rank: int, world: int, init_file: str, out: str) -> None:
         torch.distributed.destroy_process_group()
 
 
+@pytest.mark.slow  # two spawned processes: once aborted in a fresh-clone CI run on 2 loaded cores (gloo teardown)
 def test_two_gloo_processes_compute_the_mean_over_all_their_frames(tmp_path: Path) -> None:
     torch.multiprocessing.spawn(_rank, args=(2, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2, join=True)
     preds, target = _frames(7)
