@@ -83,7 +83,7 @@ class GeneratedFrames:
             return MissingOutput(str(ref.image), str(mirror_path(ref, self.root, self.generated)), problem)
         path, index = found
         try:
-            shape = self._size(path, index)
+            shape = self.size(path, index)
         except DataError as error:
             return MissingOutput(str(ref.image), str(path), error.problem)
         if self.geometry == "frame" and shape != size:
@@ -93,7 +93,8 @@ class GeneratedFrames:
             return MissingOutput(str(ref.image), str(path), f"generated crop is {shape[1]}x{shape[0]}, not square")
         return path, index
 
-    def _size(self, path: Path, index: int | None) -> tuple[int, int]:
+    def size(self, path: Path, index: int | None) -> tuple[int, int]:
+        """(height, width) of an image file (its header only) or of a video's frame ``index``."""
         if index is None:
             try:
                 with Image.open(path) as image:
@@ -106,8 +107,8 @@ class GeneratedFrames:
         return int(frames[index].shape[0]), int(frames[index].shape[1])
 
     def _video(self, path: Path) -> list[np.ndarray]:
-        if path not in self._videos:
-            self._videos = {path: read_video_frames(path)}  # one video at a time: a job's frames are one clip's
+        if path not in self._videos:  # a job's frames are one clip's: its ground truth and its generated video
+            self._videos = {**dict(list(self._videos.items())[-1:]), path: read_video_frames(path)}
         return self._videos[path]
 
     def read(self, path: Path, index: int | None) -> np.ndarray:
@@ -146,7 +147,7 @@ class ReplayModel:
 
 
 def _plan(
-    jobs: Sequence[Job], dataset: Dataset, frames: GeneratedFrames
+    jobs: Sequence[Job], frames: GeneratedFrames
 ) -> tuple[dict[str, tuple[int, ...]], dict[str, list[tuple[Path, int | None]]], list[MissingOutput]]:
     """Per job: the driving frames whose generated frame can be scored, their files; and the others, named."""
     keep: dict[str, tuple[int, ...]] = {}
@@ -154,9 +155,9 @@ def _plan(
     missing: list[MissingOutput] = []
     for job in jobs:
         kept, found = [], []
-        truth = dataset.load(job.driver, job.driver_indices)
-        for index, frame in zip(job.driver_indices, truth, strict=True):
-            located = frames.locate(frame.ref, frame.size)
+        for index in job.driver_indices:  # sizes from the files' headers: the run decodes the frames once, later
+            ref = job.driver.frames[index]
+            located = frames.locate(ref, frames.size(ref.image, ref.video_index))
             if isinstance(located, MissingOutput):
                 missing.append(located)
             else:
@@ -205,7 +206,7 @@ def score_outputs(
 
     jobs, skipped = build_jobs(dataset.sequences, config.protocol)
     jobs = plan_jobs(dataset, config.protocol, jobs, skipped)
-    keep, files, missing = _plan([j for j in jobs if j.source.problem is None], dataset, frames)
+    keep, files, missing = _plan([j for j in jobs if j.source.problem is None], frames)
     if not any(keep.values()):
         first = missing[0] if missing else None
         example = f" (e.g. {first.expected}: {first.problem})" if first else ""
@@ -223,9 +224,7 @@ def score_outputs(
         origin=f"outputs in {generated}",
     )
     loaded = LoadedModel(spec, ReplayModel(frames, files), "unverified", ())
-    summary = run_benchmark(
-        config, out_root=out_root, progress=progress, instances={name: loaded}, driver_subsets=keep
-    )
+    summary = run_benchmark(config, out_root=out_root, progress=progress, instances={name: loaded}, driver_subsets=keep)
     table = pd.DataFrame([vars(m) for m in missing], columns=["ground_truth", "expected", "problem"])
     atomic_write(summary.run_dir / MISSING_CSV, table.to_csv(index=False))
     return summary, missing

@@ -199,8 +199,9 @@ def as_8bit(images: torch.Tensor) -> torch.Tensor:
 
 
 def _in_space(image: torch.Tensor, keep: torch.Tensor | None, background: float) -> torch.Tensor:
-    """A cut (or resampled) image as a space image: 8-bit, background set, 8-bit."""
-    return as_8bit(_composite(as_8bit(image), keep, background))
+    """A cut (or resampled) image as a space image: 8-bit, background set, 8-bit (once where nothing is set)."""
+    eight_bit = as_8bit(image)
+    return eight_bit if keep is None else as_8bit(_composite(eight_bit, keep, background))
 
 
 def reference_to_space(space: SpaceConfig, frames: _Frames, where: Placement) -> SpaceFrames:

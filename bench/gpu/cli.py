@@ -41,7 +41,7 @@ EXAMPLES = """\
 examples:
   python -m bench.gpu                                  # CUDA: writes reports/gpu/ (nox -s gpu)
   python -m bench.gpu --device cuda:1 --out bench-runs/gpu-h100
-  python -m bench.gpu --device cpu --quick --out /tmp/dry   # the dry run of the tests (nox -s gpu -- --device cpu)
+  python -m bench.gpu --device cpu --quick --out bench-runs/dry  # the dry run of the tests (nox -s gpu -- --device cpu)
 
 Matrix: bilayer.paper and fomm.vox256 x float32/float16/bfloat16 x eager/torch.compile x batch 1/8, a latency
 record per (dtype, compile, batch); then the default evaluation run on the same device. --device cpu is a dry run
