@@ -274,7 +274,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return print_run_result(result, latency, with_report=config.report)
 
 
-def print_run_result(result: RunSummary, latency: MeasuredLatency | None = None, *, with_report: bool = False) -> int:
+def print_run_result(
+    result: RunSummary, latency: MeasuredLatency | None = None, *, with_report: bool = False, again: str = ""
+) -> int:
     """What a run prints at its end (also ``score``): tables, warnings, the report's and the run's paths, the
     failed jobs; exit 1 when some job failed."""
     from bench.table import format_differences, format_summary
@@ -306,7 +308,8 @@ def print_run_result(result: RunSummary, latency: MeasuredLatency | None = None,
         )
         for row in result.failures.itertuples():
             print(f"  {row.model} {row.job}: {row.error}", file=sys.stderr)
-        print(f"fix them and continue with: bilayer-bench run --resume {result.run_dir}", file=sys.stderr)
+        again = again or f"continue with: bilayer-bench run --resume {result.run_dir}"
+        print(f"fix them and {again}", file=sys.stderr)
         return 1
     return 0
 

@@ -87,5 +87,6 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         listed = result.run_dir / "missing_outputs.csv"
         print(f"{len(missing)} generated frame(s) not scored: {listed}", file=sys.stderr)
-    code = print_run_result(result, with_report=config.report)
+    again = "score the folder again (a score run starts afresh: its model replays files, it has no --resume)"
+    code = print_run_result(result, with_report=config.report, again=again)
     return code if code else (1 if missing else 0)
