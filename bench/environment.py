@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from bench.portable import MACHINE_PATHS, machine_folders
+
 __all__ = ["collect_environment", "command_line", "git_revision", "utc_now"]
 
 _PACKAGES = (
@@ -113,4 +115,5 @@ def collect_environment(device: str) -> dict[str, Any]:
         "cuda_device": torch.cuda.get_device_name(0) if cuda else None,
         "versions": versions,
         "git": git_revision(),
+        MACHINE_PATHS: machine_folders(),  # what the records' $NAME/ and ~/ paths stand for here (bench.portable)
     }

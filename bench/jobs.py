@@ -83,8 +83,10 @@ class JobFrames:
 
 
 def save_png(path: Path, image: torch.Tensor) -> None:
+    """An image in [0, 1] as an 8-bit PNG. zlib level 1: the same pixels as the default level 6 (PNG is lossless),
+    about 7% larger and 3x faster to write (27 -> 9 ms at 256x256 here), which the default run pays on every frame."""
     array = (image.permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
-    Image.fromarray(array).save(path, format="PNG")
+    Image.fromarray(array).save(path, format="PNG", compress_level=1)
 
 
 def _metric_timing(metric: str, side: str, frames: int, start: float) -> dict[str, Any]:

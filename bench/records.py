@@ -21,6 +21,10 @@ Layout of ``RUN_DIR``::
                        samples/_inputs/PROTOCOL/JOB/ (source.png, NN_FRAME.png: the reference each output is
                        compared with, i.e. the ground truth in self-reenactment, the driving frame in cross);
                        NN is frames.csv's frame_index, FRAME its driver_frame; MODEL and JOB as in parts/
+
+Paths in every record (JSON, parts, CSV) are written relative to the run folder, else from a named machine folder
+(``$BILAYER_BENCH_CACHE``, ``$TORCH_HUB``, ``$SITE_PACKAGES``, ``~``...; what each stood for is in
+``environment.json``'s ``machine_paths``), else absolute: :mod:`bench.portable`.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -44,8 +48,11 @@ import numpy as np
 from bench.atomic import DISK_FULL, atomic_write
 from bench.config import RunConfig, config_to_dict, config_to_toml, load_config
 from bench.errors import ConfigError, RecordError
+from bench.portable import PathStyle
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from bench.data import Dataset
     from bench.protocols import Job
 
@@ -192,12 +199,14 @@ class RunFingerprint:
         data = {**dict(self.data), "frames": self._frames.get(job_id)}
         return {"config": self._config, "data": data, "code": dict(self.code)}
 
-    def differences(self, stored: Any, job_id: str) -> list[str]:
+    def differences(
+        self, stored: Any, job_id: str, written: Callable[[Any], Any] = lambda stamp: stamp
+    ) -> list[str]:
         """What differs between ``stored`` (the ``fingerprint`` of a part of ``job_id``) and this run's, as
-        short phrases; empty when nothing does."""
+        short phrases; empty when nothing does. ``written``: how the part wrote its stamp (its paths' style)."""
         if not isinstance(stored, dict):
             return ["bilayer-bench that did not record what they were made with (an older version)"]
-        ours = self.stamp(job_id)
+        ours = written(self.stamp(job_id))
         out = []
         for section, label in (("config", "configuration"), ("data", "data set"), ("code", "code version")):
             now, then = _flat(ours[section]), _flat(stored.get(section) or {})
@@ -245,6 +254,11 @@ class RunDirectory:
         self.path = path
         self.fingerprint = fingerprint
 
+    @cached_property
+    def paths(self) -> PathStyle:
+        """How its records write paths: relative to the run, else from a machine folder's name (bench.portable)."""
+        return PathStyle.for_run(self.path)
+
     @classmethod
     def create(cls, out_root: Path, config: RunConfig, run_id: str) -> RunDirectory:
         path = _make_folder(out_root, f"{run_id}-{config.name}")
@@ -271,7 +285,8 @@ class RunDirectory:
             part = _read_part_file(path)
             if part is None or part.get("status") != "ok":
                 continue
-            differences = "; another ".join(fingerprint.differences(part.get("fingerprint"), str(part.get("job"))))
+            job = str(part.get("job"))
+            differences = "; another ".join(fingerprint.differences(part.get("fingerprint"), job, self.paths.value))
             if differences:
                 differing[differences] = differing.get(differences, 0) + 1
         if differing:
@@ -285,7 +300,12 @@ class RunDirectory:
             )
 
     def write_json(self, name: str, payload: Any) -> None:
-        atomic_write(self.path / name, json.dumps(json_safe(payload), indent=2, sort_keys=False) + "\n")
+        text = json.dumps(self.paths.value(json_safe(payload)), indent=2, sort_keys=False)
+        atomic_write(self.path / name, text + "\n")
+
+    def write_table(self, name: str, table: pd.DataFrame) -> None:
+        """A CSV table of the run, its paths written as the records write them."""
+        atomic_write(self.path / name, self.paths.text(table.to_csv(index=False)))
 
     def read_json(self, name: str) -> Any:
         return json.loads((self.path / name).read_text(encoding="utf-8"))
@@ -299,7 +319,7 @@ class RunDirectory:
 
     def write_part(self, model: str, job_id: str, payload: dict[str, Any]) -> None:
         stamped = payload if self.fingerprint is None else {**payload, "fingerprint": self.fingerprint.stamp(job_id)}
-        atomic_write(self._part(model, job_id), json.dumps(json_safe(stamped), indent=1) + "\n")
+        atomic_write(self._part(model, job_id), json.dumps(self.paths.value(json_safe(stamped)), indent=1) + "\n")
 
     def read_parts(self) -> list[dict[str, Any]]:
         """Every readable part file (unreadable ones are skipped with a warning)."""

@@ -35,8 +35,8 @@ from bench.aggregate import (
     timings_table,
 )
 from bench.config import RunConfig, config_to_dict, config_to_toml
-from bench.costs import cost_table, metric_timings_table
-from bench.data import Dataset, FrameData, open_dataset
+from bench.costs import cost_table, metric_timings_table, overhead_table
+from bench.data import Dataset, open_dataset
 from bench.distributed.comm import Communicator, SingleProcess, digest
 from bench.distributed.states import MetricStates, check_gathered, local_states, reduce_states
 from bench.environment import collect_environment, utc_now
@@ -48,8 +48,9 @@ from bench.metrics.evaluators import BuiltMetric, build_metrics
 from bench.metrics.kid import LIMIT as KID_LIMIT
 from bench.metrics.kid import kid_rows, sample_rows
 from bench.models import MODELS, LoadedModel, ModelSpec, create_model, frames_from_data
+from bench.prefetch import Loaded, Prefetcher
 from bench.protocols import Job, SkippedSequence, build_jobs
-from bench.records import RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, RunDirectory, atomic_write
+from bench.records import RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, RunDirectory
 from bench.refstats import ReferenceStats, check_save_target, read_reference_stats, write_reference_stats
 from bench.space import describe_space
 from bench.stats import paired_differences
@@ -83,12 +84,6 @@ class RunSummary:
         return f"evaluation space: {self.space['name'] if self.space else '?'} ({space}){masks}"
 
 
-def _load_job(dataset: Dataset, job: Job) -> tuple[list[FrameData], list[FrameData]]:
-    source = dataset.load(job.source, [job.source_index])
-    drivers = dataset.load(job.driver, job.driver_indices)
-    return source, drivers
-
-
 def _job_seed(seed: int, model: str, job_id: str) -> int:
     return zlib.crc32(f"{seed}:{model}:{job_id}".encode())
 
@@ -105,64 +100,104 @@ def _run_model(runner: JobRunner, loaded: LoadedModel, job: Job, frames: JobFram
         return error
 
 
+@dataclass(frozen=True)
+class _JobData:
+    """A job's decoded frames (masks filled) and its frames in the evaluation space."""
+
+    frames: JobFrames
+    mask_counts: dict[str, int]
+    frame_size: list[int]
+
+
+def _load_job(config: RunConfig, dataset: Dataset, job: Job, device: str, masks: MaskProvider) -> _JobData:
+    """Decode, fill masks, cut into the space: what :class:`bench.prefetch.Prefetcher` does ahead of the job."""
+    source_data = masks.fill(dataset.load(job.source, [job.source_index]))
+    driver_data = masks.fill(dataset.load(job.driver, job.driver_indices))
+    source, driver = frames_from_data(source_data, device), frames_from_data(driver_data, device)
+    frames = JobFrames.build(config, source, driver, [f.ref.name for f in driver_data])
+    return _JobData(frames, masks.origins([*source_data, *driver_data]), [int(v) for v in driver.image.shape[-2:]])
+
+
+def _failed(record: RunDirectory, model: str, job: Job, file: str | None, error: str) -> None:
+    base = {"model": model, "protocol": job.protocol, "job": job.id, "status": "failed"}
+    record.write_part(model, job.id, {**base, "file": file, "error": error})
+
+
+def _pending(record: RunDirectory, models: Sequence[LoadedModel], job: Job) -> list[LoadedModel]:
+    return [m for m in models if not record.job_done(m.spec.name, job.id)]
+
+
 def _process_job(
     job: Job,
-    dataset: Dataset,
-    models: Sequence[LoadedModel],
+    loaded: Loaded[_JobData | DataError],
+    pending: Sequence[LoadedModel],
     record: RunDirectory,
     runner: JobRunner,
-    device: str,
-    masks: MaskProvider,
 ) -> int:
-    """Run the models that have not finished ``job``; the number of frames they generated."""
-    pending = [m for m in models if not record.job_done(m.spec.name, job.id)]
-    if not pending:
-        return 0
-    base = {"protocol": job.protocol, "job": job.id}
-    try:
-        source_data, driver_data = (masks.fill(frames) for frames in _load_job(dataset, job))
-        source, driver = frames_from_data(source_data, device), frames_from_data(driver_data, device)
-        frames = JobFrames.build(runner.config, source, driver, [f.ref.name for f in driver_data])
-    except DataError as error:
-        logger.warning("job %s failed: %s", job.id, error)
+    """Run the models of ``pending`` on ``job`` (its data loaded ahead, or the data error that fails it); the
+    number of frames they generated. Each part's ``overhead`` holds its share of the job's time outside model and
+    metric calls (bench.costs): waiting for the data, loading it, and the rest of the job."""
+    data, share = loaded.value, 1.0 / len(pending)
+    if isinstance(data, DataError):
+        logger.warning("job %s failed: %s", job.id, data)
         for m in pending:
-            record.write_part(
-                m.spec.name,
-                job.id,
-                {
-                    "model": m.spec.name,
-                    **base,
-                    "status": "failed",
-                    "file": str(error.path),
-                    "error": str(error),
-                },
-            )
+            _failed(record, m.spec.name, job, str(data.path), str(data))
         return 0
-    mask_counts = masks.origins([*source_data, *driver_data])
+    start = time.perf_counter()
     if job.id in runner.sample_jobs:
-        save_inputs(record, job, frames, runner.config.samples_per_job)
+        save_inputs(record, job, data.frames, runner.config.samples_per_job)
+    inputs_ms = (time.perf_counter() - start) * 1e3
     generated = 0
     for m in pending:
         torch.manual_seed(_job_seed(runner.config.seed, m.spec.name, job.id))
-        payload = _run_model(runner, m, job, frames)
+        start = time.perf_counter()
+        payload = _run_model(runner, m, job, data.frames)
+        job_ms = (time.perf_counter() - start) * 1e3
         if isinstance(payload, Exception):
             logger.warning("model %s failed on %s: %s", m.spec.name, job.id, payload)
-            record.write_part(
-                m.spec.name,
-                job.id,
-                {
-                    "model": m.spec.name,
-                    **base,
-                    "status": "failed",
-                    "file": None,
-                    "error": f"{type(payload).__name__}: {payload}",
-                },
-            )
+            _failed(record, m.spec.name, job, None, f"{type(payload).__name__}: {payload}")
             continue
-        payload["masks"] = mask_counts
-        payload["frame_size"] = [int(v) for v in driver.image.shape[-2:]]
-        record.write_part(m.spec.name, job.id, {"model": m.spec.name, **base, "status": "ok", **payload})
-        generated += len(driver)
+        measured = sum(t["ms"] for t in payload["timings"]) + sum(t["ms"] for t in payload["metric_timings"])
+        payload["overhead"] = {
+            "data_wait_ms": loaded.wait_ms * share,
+            "data_work_ms": loaded.work_ms * share,
+            "other_ms": max(job_ms - measured, 0.0) + inputs_ms * share,
+        }
+        payload["masks"] = data.mask_counts
+        payload["frame_size"] = data.frame_size
+        record.write_part(m.spec.name, job.id, {"model": m.spec.name, "protocol": job.protocol, "job": job.id,
+                                                "status": "ok", **payload})  # fmt: skip
+        generated += len(data.frames.driver)
+    return generated
+
+
+def _run_jobs(
+    jobs: Sequence[Job],
+    load: Callable[[Job], _JobData],
+    models: Sequence[LoadedModel],
+    record: RunDirectory,
+    runner: JobRunner,
+    on_job_done: Callable[[Job], None] | None,
+    *,
+    progress: bool,
+) -> int:
+    """Every job of ``jobs`` with a model still to run, the next one's data loaded while this one computes
+    (:mod:`bench.prefetch`); a resumed run loads only the unfinished jobs. The number of frames generated."""
+
+    def load_or_error(job: Job) -> _JobData | DataError:
+        try:
+            return load(job)
+        except DataError as error:
+            return error
+
+    generated = 0
+    with Prefetcher(load_or_error, [job for job in jobs if _pending(record, models, job)]) as ahead:
+        for job in tqdm(jobs, desc="jobs", unit="job", disable=None if progress else True):
+            pending = _pending(record, models, job)
+            if pending:
+                generated += _process_job(job, ahead.take(job), pending, record, runner)
+            if on_job_done is not None:
+                on_job_done(job)
     return generated
 
 
@@ -228,21 +263,21 @@ def _finalize(
     if not summary.empty:
         labels = {name: info["weights_label"] for name, info in {**metric_record["metrics"], **derived}.items()}
         summary.insert(summary.columns.get_loc("variant") + 1, "metric_weights", summary["metric"].map(labels))
-    atomic_write(record.path / "frames.csv", frames.to_csv(index=False))
-    atomic_write(record.path / "sequences.csv", sequences_table(frames, metrics).to_csv(index=False))
+    record.write_table("frames.csv", frames)
+    record.write_table("sequences.csv", sequences_table(frames, metrics))
     timings, metric_timings = timings_table(parts), metric_timings_table(parts)
-    costs = cost_table(timings, metric_timings)
-    atomic_write(record.path / "timings.csv", timings.to_csv(index=False))
-    atomic_write(record.path / "metric_timings.csv", metric_timings.to_csv(index=False))
-    atomic_write(record.path / "cost.csv", costs.to_csv(index=False))
-    atomic_write(record.path / "failures.csv", failures.to_csv(index=False))
+    costs = cost_table(timings, metric_timings, overhead_table(parts))
+    record.write_table("timings.csv", timings)
+    record.write_table("metric_timings.csv", metric_timings)
+    record.write_table("cost.csv", costs)
+    record.write_table("failures.csv", failures)
     differences = (
         paired_differences(frames, metrics, config.reference_model, config.seed)
         if config.reference_model
         else pd.DataFrame()
     )
     if config.reference_model:
-        atomic_write(record.path / "differences.csv", differences.to_csv(index=False))
+        record.write_table("differences.csv", differences)
     space, masks, warnings = describe_space(config.space), _masks_record(config, parts), _set_warnings(summary)
     expected = len(jobs) * len(models)
     done = sum(p["status"] == "ok" for p in parts)
@@ -516,10 +551,8 @@ def run_benchmark(
     mine = comm.shard(jobs)
     failure, generated, start = None, 0, time.perf_counter()
     try:
-        for job in tqdm(mine, desc="jobs", unit="job", disable=None if progress and comm.is_main else True):
-            generated += _process_job(job, dataset, models, record, runner, device, masks)
-            if on_job_done is not None:
-                on_job_done(job)
+        generated = _run_jobs(mine, lambda job: _load_job(config, dataset, job, device, masks), models, record,
+                              runner, on_job_done, progress=progress and comm.is_main)  # fmt: skip
     except Exception as error:  # every rank learns of it at the next collective, then all stop
         failure = error
     comm.raise_if_failed(failure)

@@ -36,7 +36,7 @@ from bench.data.types import FrameRef
 from bench.errors import ConfigError, DataError
 from bench.models import LoadedModel, ModelSpec
 from bench.protocols import Job
-from bench.records import atomic_write
+from bench.records import RunDirectory
 from bench.runner import RunSummary, run_benchmark
 from bench.space import Crops
 
@@ -226,5 +226,5 @@ def score_outputs(
     loaded = LoadedModel(spec, ReplayModel(frames, files), "unverified", ())
     summary = run_benchmark(config, out_root=out_root, progress=progress, instances={name: loaded}, driver_subsets=keep)
     table = pd.DataFrame([vars(m) for m in missing], columns=["ground_truth", "expected", "problem"])
-    atomic_write(summary.run_dir / MISSING_CSV, table.to_csv(index=False))
+    RunDirectory(summary.run_dir).write_table(MISSING_CSV, table)
     return summary, missing

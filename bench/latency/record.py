@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import DataError
+from bench.portable import PathStyle
 from bench.records import atomic_write
 
 __all__ = [
@@ -167,8 +168,9 @@ def samples_csv(record: LatencyRecord) -> str:
 def write_record(record: LatencyRecord, folder: Path) -> Path:
     """Write ``latency.json`` and ``latency_samples.csv`` into ``folder`` (created), atomically; returns the json."""
     path = folder / LATENCY_FILE
-    atomic_write(path, json.dumps(record.to_dict(), indent=2, allow_nan=False) + "\n")
-    atomic_write(folder / SAMPLES_FILE, samples_csv(record))
+    style = PathStyle.for_run(folder)  # paths as a run's records write them (bench.portable)
+    atomic_write(path, json.dumps(style.value(record.to_dict()), indent=2, allow_nan=False) + "\n")
+    atomic_write(folder / SAMPLES_FILE, style.text(samples_csv(record)))
     return path
 
 

@@ -64,20 +64,24 @@ def load_lpips(trunk: Trunk, locations: WeightsLocations, device: torch.device |
     model = lpips.LPIPS(net=trunk, version="0.1", pretrained=True, pnet_rand=True, verbose=False)
     state = load_state_dict(resolved.path, "the LPIPS trunk", f"download it again from {resolved.entry.url}")
     _copy_trunk(model, state, str(resolved.path))
-    model = model.to(device).eval().requires_grad_(False)
+    # channels-last: the trunks' convolutions run faster on CPU in that layout (the "lpips layout" groups of
+    # tests/benchmarks/test_metric_speed.py) with the same numbers to float32 rounding (tests/test_lpips.py
+    # compares with the package's own contiguous forward)
+    model = model.to(device, memory_format=torch.channels_last).eval().requires_grad_(False)
     return LpipsNetwork(model, f"lpips.{trunk}.v0.1", resolved)
 
 
 def lpips_features(network: LpipsNetwork, images: torch.Tensor) -> list[torch.Tensor]:
     """The unit-normalised trunk features of images (N, 3, H, W) in [0, 1], one tensor per LPIPS layer: what the
     package's forward computes for each of its two inputs ([0, 1] -> [-1, 1], its scaling layer, the trunk,
-    normalisation over channels)."""
+    normalisation over channels), in channels-last layout."""
     import lpips
 
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"expected (N, 3, H, W) images, got {tuple(images.shape)}")
     with torch.inference_mode():
-        outputs = network.model.net(network.model.scaling_layer(2 * images - 1))
+        scaled = network.model.scaling_layer(2 * images - 1).contiguous(memory_format=torch.channels_last)
+        outputs = network.model.net(scaled)
         return [lpips.normalize_tensor(layer) for layer in outputs]
 
 

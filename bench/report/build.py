@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.portable import PathStyle
 from bench.records import atomic_write
 from bench.report import formats
 from bench.report.canvas import RenderedFigure
+from bench.report.costs import cost_tables
 from bench.report.document import Report
 from bench.report.grids import qualitative_figure
 from bench.report.html_report import render_html
@@ -29,7 +31,6 @@ from bench.report.latency_plots import latency_figure, total_time_figure
 from bench.report.load import LATENCY_FILE, RECORD_FILES, ReportInputs
 from bench.report.markdown_report import render_markdown
 from bench.report.plots import pareto_figure, primary_metric, sequence_figure
-from bench.report.portable import path_replacements, portable_text
 from bench.report.provenance import provenance_sections
 from bench.report.published import PublishedFigure, published_figures
 from bench.report.tables import difference_tables, quality_tables
@@ -110,6 +111,7 @@ def build_report(
         quality=tuple(quality_tables(inputs.runs, figures, published=published) + difference_tables(inputs.runs)),
         latency=latency_table(view, figures, tagged=tagged) if view is not None else None,
         latency_source=view.source if view is not None else "none",
+        costs=tuple(cost_tables(inputs.runs, tagged=tagged)),
         figures=tuple(_figures(inputs, view, max_frames, metric)) if draw else (),
         videos=tuple(v for r in inputs.runs if (v := side_by_side_video(r, tagged=tagged))) if draw else (),
         published=tuple(figures),
@@ -161,13 +163,13 @@ def published_csv(figures: Sequence[PublishedFigure]) -> str:
     return buffer.getvalue()
 
 
-def _copy_records(inputs: ReportInputs, out: Path, replacements: Sequence[tuple[str, str]]) -> None:
-    """The small record files, byte for byte, or with machine paths written portably when ``replacements``."""
+def _copy_records(inputs: ReportInputs, out: Path, style: PathStyle | None) -> None:
+    """The small record files, byte for byte, or with machine paths written in ``style`` when given."""
 
     def copy(source: Path, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
-        if replacements:
-            atomic_write(target, portable_text(source.read_text(encoding="utf-8"), replacements))
+        if style is not None:
+            atomic_write(target, style.text(source.read_text(encoding="utf-8")))
         else:
             shutil.copyfile(source, target)
 
@@ -181,21 +183,21 @@ def _copy_records(inputs: ReportInputs, out: Path, replacements: Sequence[tuple[
 
 def write_report(report: Report, out: Path, *, portable: bool = False) -> list[Path]:
     """Write the report folder ``out``; returns the files written (records copies aside). ``portable``: machine
-    paths in the pages and tables written machine-independently (:mod:`bench.report.portable`)."""
+    paths in the pages and tables written machine-independently (:mod:`bench.portable`)."""
 
     written: list[Path] = []
-    replacements = path_replacements([run.path for run in report.inputs.runs]) if portable else []
+    style = PathStyle.for_report([run.path for run in report.inputs.runs]) if portable else None
 
     def put(relative: str, data: str | bytes) -> None:
         path = out / relative
-        atomic_write(path, portable_text(data, replacements) if isinstance(data, str) else data)
+        atomic_write(path, style.text(data) if style is not None and isinstance(data, str) else data)
         written.append(path)
 
     for figure in report.figures:
         put(f"figures/{figure.key}.png", figure.png)
     for video in report.videos:
         put(video.path, video.mp4)
-    tables = [*report.quality, *([report.latency] if report.latency is not None else [])]
+    tables = [*report.quality, *([report.latency] if report.latency is not None else []), *report.costs]
     for table in tables:
         put(f"tables/{table.key}.md", formats.to_markdown(table))
         put(f"tables/{table.key}.tex", formats.to_latex(table))
@@ -204,5 +206,5 @@ def write_report(report: Report, out: Path, *, portable: bool = False) -> list[P
         put("tables/published.csv", published_csv(report.published))
     put("report.md", render_markdown(report))
     put("report.html", render_html(report))
-    _copy_records(report.inputs, out, replacements)
+    _copy_records(report.inputs, out, style)
     return written

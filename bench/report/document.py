@@ -25,6 +25,7 @@ class Report:
     provenance: tuple[ProvenanceSection, ...]
     quality: tuple[ComparisonTable, ...]
     latency: ComparisonTable | None
+    costs: tuple[ComparisonTable, ...]  # where the runs' time went, and the full test split (bench.report.costs)
     latency_source: str
     figures: tuple[RenderedFigure, ...]
     videos: tuple[RenderedVideo, ...]

@@ -42,6 +42,7 @@ RECORD_FILES = (
     "frames.csv",
     "sequences.csv",
     "timings.csv",
+    "cost.csv",
     "failures.csv",
     LATENCY_FILE,
 )
@@ -154,6 +155,7 @@ class RunRecord:
     space: Mapping[str, Any] | None = None  # results.json "space" (bench.space.describe_space)
     masks: Mapping[str, Any] | None = None  # results.json "masks" (bench.masks.provider.describe_masks)
     differences: Sequence[Mapping[str, Any]] = ()  # results.json "differences" (bench.stats.paired_differences)
+    cost: pd.DataFrame = field(default_factory=pd.DataFrame)  # cost.csv: where the run's time went (bench.costs)
 
     @property
     def space_phrase(self) -> str:
@@ -284,6 +286,7 @@ def read_run(path: Path, tag: str = "R1") -> RunRecord:
         space=results.get("space"),
         masks=results.get("masks"),
         differences=tuple(results.get("differences") or ()),
+        cost=_read_csv(path / "cost.csv"),
     )
 
 

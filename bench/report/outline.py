@@ -1,8 +1,8 @@
 """The order of a report's content, shared by the HTML and Markdown renderers so that both say the same thing.
 
 Provenance first (after the notices), then quality tables, quality against latency, latency (with the total
-time to animate an avatar), qualitative results and their side-by-side videos, the published figures with their
-sources, and what failed or was skipped.
+time to animate an avatar), where the runs' time went (with the full test split's estimate), qualitative results
+and their side-by-side videos, the published figures with their sources, and what failed or was skipped.
 """
 
 from __future__ import annotations
@@ -87,6 +87,11 @@ def report_blocks(report: Report) -> list[Block]:
         blocks.append(TableBlock(report.latency, next(tables)))
     blocks += [FigureBlock(f, next(figures)) for f in report.figure("latency-")]
     blocks += [FigureBlock(f, next(figures)) for f in report.figure("total-time")]
+
+    blocks.append(Heading("Where the time goes", "cost"))
+    if not report.costs:
+        blocks.append(Paragraph("These runs did not record where their time went (runs from before cost.csv had it)."))
+    blocks += [TableBlock(table, next(tables)) for table in report.costs]
 
     blocks.append(Heading("Qualitative results", "qualitative"))
     grids = report.figure("qualitative-")

@@ -99,3 +99,30 @@ def test_fid_feature_speed(benchmark, weights: WeightsLocations) -> None:
     benchmark.extra_info.update(metric=metric.spec.name, frames=FRAMES, threads=2, torch=torch.__version__)
     features = benchmark.pedantic(lambda: metric.score(pred), rounds=5, warmup_rounds=1)
     assert features.shape == (FRAMES, 2048)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("trunk", ["alex", "vgg"])
+def test_lpips_layout_speed(benchmark, weights: WeightsLocations, trunk: str, layout: str) -> None:
+    """Why LPIPS runs channels-last: the trunk's features of FRAMES frames in either memory layout, same weights
+    (compare the two rows of a group: one run, one machine). The numbers agree to float32 rounding."""
+    import lpips
+
+    from bench.metrics.lpips_metric import load_lpips, lpips_features
+
+    torch.set_num_threads(2)
+    network = load_lpips(trunk, weights)  # type: ignore[arg-type]
+    pred, _, _ = _frames()
+    if layout == "channels_last":
+        run = lambda: lpips_features(network, pred)  # noqa: E731
+    else:
+        model = network.model.to(memory_format=torch.contiguous_format)
+
+        def run() -> list[torch.Tensor]:
+            with torch.inference_mode():
+                return [lpips.normalize_tensor(x) for x in model.net(model.scaling_layer(2 * pred - 1).contiguous())]
+
+    benchmark.group = f"lpips.{trunk} layout"
+    benchmark.extra_info.update(trunk=trunk, layout=layout, frames=FRAMES, threads=2, torch=torch.__version__)
+    features = benchmark.pedantic(run, rounds=5, warmup_rounds=1)
+    assert len(features) == 5
