@@ -76,6 +76,7 @@ class PathStyle:
     def for_report(cls, runs: Iterable[Path]) -> PathStyle:
         """A committed report: each run's parent folder as ``bench-runs``, else the machine folders."""
         parents = [form for run in runs for form in (Path(run).absolute().parent, Path(run).resolve().parent)]
+        parents += [Path(run).parent for run in runs if not Path(run).is_absolute() and str(Path(run).parent) != "."]
         return cls.of({"bench-runs": parents, **machine_folders()})
 
     def text(self, text: str) -> str:

@@ -31,6 +31,7 @@ from bilayer.checkpoint import MAIN_RUN
 from bilayer.factory import TINY, random_model
 
 _RUN = ("--metrics", "l1", "--no-progress", "--threads", "1", "--no-latency", "--no-report")
+_BASELINES = ("--models", "copy-source,oracle")  # where the models do not matter: none of paper size to build
 IDENTITY = f"runs/{MAIN_RUN}/checkpoints/2225_identity_embedder.pth"
 
 
@@ -150,8 +151,8 @@ def test_resume_with_other_run_flags_is_refused(capsys: pytest.CaptureFixture[st
 def test_out_on_an_existing_file(capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path) -> None:
     file = tmp_path / "results.txt"
     file.write_text("not a folder")
-    cli_error(capsys, "run", "--data", data, "--out", file, *_RUN, names=(file, "is a file, not a folder"))
-    cli_error(capsys, "run", "--data", data, "--out", file / "sub", *_RUN, names=(file, "is a file"))
+    cli_error(capsys, "run", "--data", data, "--out", file, *_RUN, *_BASELINES, names=(file, "is a file, not a folder"))
+    cli_error(capsys, "run", "--data", data, "--out", file / "sub", *_RUN, *_BASELINES, names=(file, "is a file"))
     assert file.read_text() == "not a folder"
 
 
@@ -169,7 +170,8 @@ def test_out_on_a_read_only_folder(
         mkdir(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(pathlib.Path, "mkdir", refuse)
-    line = cli_error(capsys, "run", "--data", data, "--out", locked, *_RUN, names=(locked, "Permission denied"))
+    args = ("run", "--data", data, "--out", locked, *_RUN, *_BASELINES)
+    line = cli_error(capsys, *args, names=(locked, "Permission denied"))
     assert "writable folder" in line
     locked.chmod(0o755)
     assert run_dirs(locked) == []
@@ -247,7 +249,7 @@ def test_a_refused_run_leaves_no_run_folder(
     monkeypatch.chdir(tmp_path)
     Path("alexnet-owt-7be5be79.pth").write_bytes(b"not the released trunk")  # found by --weights-dir .
     out = tmp_path / "out"
-    args = ("run", "--data", data, "--out", out, "--no-progress", *extra)
+    args = ("run", "--data", data, "--out", out, "--no-progress", *_BASELINES, *extra)
     cli_error(capsys, *args, names=(message,))
     assert run_dirs(out) == []
 

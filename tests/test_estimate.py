@@ -60,5 +60,14 @@ def test_the_report_states_where_the_time_went_and_the_split_estimate(tmp_path: 
         expected = split_hours(ClipCost(avatar, frame), ranks=ranks)
         assert row.cells[f"hours_{ranks}"].value == pytest.approx(expected)
     assert "[RANDOM WEIGHTS]" in row.label and cost.rows[-1].label == "all models together"
+    models = costs.drop(index=[m for m in ("_real", "_run") if m in costs.index])
+    own = (models.animate_ms_per_frame + models.metrics_ms_per_frame + models.data_ms_per_frame
+           + models.other_ms_per_frame).sum()  # fmt: skip
+    avatars = timings[timings.stage.isin(["prepare", "begin_sequence"])].ms.sum() / timings[
+        timings.stage == "prepare"
+    ].job.nunique()
+    together = split_hours(ClipCost(avatars, own + real))  # every model on each driving frame, the real side once
+    assert cost.rows[-1].cells["hours_1"].value == pytest.approx(together)
+    assert together > max(r.cells["hours_1"].value for r in cost.rows[:-1])
     assert {c.key for c in per_metric.columns} == {"l1", "psnr", "ssim"}  # make_run's metrics
     assert "7,191,000 frames" in " ".join(cost.notes) and "torchrun" in " ".join(cost.notes)
