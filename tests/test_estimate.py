@@ -71,3 +71,15 @@ def test_the_report_states_where_the_time_went_and_the_split_estimate(tmp_path: 
     assert together > max(r.cells["hours_1"].value for r in cost.rows[:-1])
     assert {c.key for c in per_metric.columns} == {"l1", "psnr", "ssim"}  # make_run's metrics
     assert "7,191,000 frames" in " ".join(cost.notes) and "torchrun" in " ".join(cost.notes)
+
+
+def test_a_damaged_or_old_cost_file_never_breaks_the_report(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "data", tmp_path / "runs")
+    costs = pd.read_csv(run / "cost.csv").astype(object)
+    costs.loc[0, "frames"], costs.loc[1, "animate_ms_per_frame"], costs.loc[0, "rest_share"] = "x", "inf", None
+    costs.to_csv(run / "cost.csv", index=False)
+    cost, _ = build_report(load_inputs([run]), draw=False).costs
+    assert cost.rows[0].frames == 0 and math.isnan(cost.rows[0].cells["outside"].value)
+    assert math.isnan(cost.rows[1].cells["animate"].value) and "hours_1" not in cost.rows[1].cells  # no estimate
+    costs.drop(columns=["rest_share"]).to_csv(run / "cost.csv", index=False)  # a run from before it was recorded
+    assert build_report(load_inputs([run]), draw=False).costs == ()

@@ -36,6 +36,10 @@ _COLUMNS = (
 )
 
 
+_NEEDED = {"model", "frames", "animate_ms_per_frame", "metrics_ms_per_frame", "data_ms_per_frame",
+           "other_ms_per_frame", "rest_share"}  # fmt: skip
+
+
 def _float(value: Any) -> float:
     try:
         number = float(value)
@@ -87,11 +91,11 @@ def _clip(avatar_ms: float, frame_ms: float) -> ClipCost | None:
 
 def _run_rows(run: RunRecord, tagged: bool) -> tuple[list[Row], list[Row], list[str]]:
     cost = run.cost
-    if cost.empty or "model" not in cost.columns or "rest_share" not in cost.columns:
+    if cost.empty or not set(cost.columns) >= _NEEDED:  # a run from before cost.csv had them, or a damaged file
         return [], [], []
     records = cost.to_dict(orient="records")
     real = next((r for r in records if r["model"] == REAL), None)
-    real_ms = _float(real["metrics_ms_per_frame"]) if real else 0.0
+    real_ms = _float(real.get("metrics_ms_per_frame")) if real else 0.0
     real_ms = 0.0 if math.isnan(real_ms) else real_ms
     metrics = [c.split(":", 1)[1] for c in cost.columns if c.startswith("ms_per_frame:")]
     rows, metric_rows = [], []
@@ -108,15 +112,16 @@ def _run_rows(run: RunRecord, tagged: bool) -> tuple[list[Row], list[Row], list[
             avatar = _avatar_ms(run.timings, None)
             per_frame = sum(_own_frame_ms(r) for r in records if r["model"] not in (REAL, RUN)) + real_ms
             label = f"all models together ({tag})" if tag else "all models together"
-            cells = _row_cells(record, _float(record["metrics_ms_per_frame"]), _clip(avatar, per_frame), avatar)
+            cells = _row_cells(record, _float(record.get("metrics_ms_per_frame")), _clip(avatar, per_frame), avatar)
             weights, kind = "none", "baseline"
         else:  # this model alone: its frames and the real side
             avatar = _avatar_ms(run.timings, model)
-            metrics_ms = _float(record["metrics_ms_per_frame"]) + real_ms
+            metrics_ms = _float(record.get("metrics_ms_per_frame")) + real_ms
             cells = _row_cells(record, metrics_ms, _clip(avatar, _own_frame_ms(record) + real_ms), avatar)
             weights = run.weights_label(model)
             label, kind = model_label(model, weights, tag), "baseline" if model in SANITY_BASELINES else "ranked"
-        rows.append(Row(label, kind, model, weights, run.tag, cells, frames=int(record["frames"])))
+        frames = _float(record.get("frames"))
+        rows.append(Row(label, kind, model, weights, run.tag, cells, frames=int(frames) if frames >= 0 else 0))
         metric_rows.append(Row(label, kind, model, weights, run.tag,
                                cells={m: Cell(_float(record[f"ms_per_frame:{m}"])) for m in metrics}))  # fmt: skip
     return rows, metric_rows, metrics
