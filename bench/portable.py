@@ -20,7 +20,7 @@ import os
 import re
 import site
 import sysconfig
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,21 +35,30 @@ _END = r"(?=/|$|[\s)\]'\",;:])"  # and the prefix is a whole folder
 
 def machine_folders() -> dict[str, list[str]]:
     """Each machine folder's name and the absolute forms (as given and resolved) it has here."""
-    from bench.data.default import cache_dir
-
-    folders: dict[str, list[Path]] = {"$BILAYER_BENCH_CACHE": [cache_dir()]}
-    if os.environ.get("BILAYER_BENCH_WEIGHTS"):
-        folders["$BILAYER_BENCH_WEIGHTS"] = [Path(os.environ["BILAYER_BENCH_WEIGHTS"]).expanduser()]
     import torch.hub
 
-    folders["$TORCH_HUB"] = [Path(torch.hub.get_dir())]
+    from bench.data.default import cache_dir
+
+    def where(folder: Callable[[], Path | str]) -> list[Path]:
+        try:
+            return [Path(folder())]
+        except (RuntimeError, KeyError, OSError):  # no home folder to expand (HOME unset, no passwd entry)
+            return []
+
+    weights = os.environ.get("BILAYER_BENCH_WEIGHTS")
     packages = {sysconfig.get_paths()[key] for key in ("purelib", "platlib")} | set(site.getsitepackages())
-    folders["$SITE_PACKAGES"] = [Path(p) for p in sorted(packages)]
-    folders["~"] = [Path.home()]
+    folders: dict[str, list[Path]] = {
+        "$BILAYER_BENCH_CACHE": where(cache_dir),
+        "$BILAYER_BENCH_WEIGHTS": where(lambda: Path(weights).expanduser()) if weights else [],
+        "$TORCH_HUB": where(torch.hub.get_dir),
+        "$SITE_PACKAGES": [Path(p) for p in sorted(packages)],
+        "~": where(Path.home),
+    }
     out: dict[str, list[str]] = {}
     for name, paths in folders.items():
         forms = [str(form) for path in paths for form in (path.absolute(), path.resolve())]
-        out[name] = list(dict.fromkeys(form for form in forms if len(form) > 1))
+        if kept := list(dict.fromkeys(form for form in forms if len(form) > 1)):
+            out[name] = kept
     return out
 
 
