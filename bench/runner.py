@@ -236,7 +236,10 @@ def _finalize(
     parts: list[dict[str, Any]],
     states: MetricStates,
     reference: ReferenceStats | None = None,
+    skipped: Sequence[Any] = (),
 ) -> RunSummary:
+    """The run's tables and records from its parts. ``skipped``: the metrics this process could not build, for the
+    console with this machine's paths (metrics.json writes them portably, bench.portable)."""
     parts = record.sort_parts(parts)
     _save_stats(config, record, parts, states)
     if reference is not None:  # every model against the file's reference set instead of the run's real frames
@@ -315,7 +318,7 @@ def _finalize(
         summary,
         failures,
         counts,
-        tuple(metric_record["skipped"]),
+        tuple(dict(vars(s)) for s in skipped),
         costs,
         space=space,
         masks=masks,
@@ -569,4 +572,4 @@ def run_benchmark(
             total / elapsed,
             comm.world_size,
         )
-    return comm.on_main(lambda: _finalize(record, config, jobs, models, parts, states, reference))
+    return comm.on_main(lambda: _finalize(record, config, jobs, models, parts, states, reference, skipped_metrics))

@@ -105,3 +105,20 @@ def test_run_records_hold_no_machine_path_and_a_moved_run_resumes(
     run_benchmark(config, resume=Path(moved), progress=False)
     for name in ("frames.csv", "sequences.csv", "failures.csv"):
         assert (Path(moved) / name).read_bytes() == (whole / name).read_bytes(), name
+
+
+def test_the_console_names_this_machines_paths_while_the_record_names_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.cli import main
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    root = write_bilayer_dataset(tmp_path / "data")
+    args = ["run", "--data", str(root), "--models", "copy-source", "--metrics", "l1,lpips.alex.v0.1", "--no-progress"]
+    args += ["--allow-missing-metrics", "--no-latency", "--no-report", "--out", str(tmp_path / "runs")]
+    assert main(args) == 0
+    hub = f"{tmp_path}/torch/hub/checkpoints"
+    assert f"torch hub ({hub})" in capsys.readouterr().out  # what the user can act on
+    (run,) = (tmp_path / "runs").iterdir()
+    (skipped,) = json.loads((run / "metrics.json").read_text())["skipped"]
+    assert "torch hub ($TORCH_HUB/checkpoints)" in skipped["reason"]
