@@ -22,6 +22,7 @@ import site
 import sysconfig
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -88,15 +89,20 @@ class PathStyle:
         parents += [Path(run).parent for run in runs if not Path(run).is_absolute() and str(Path(run).parent) != "."]
         return cls.of({"bench-runs": parents, **machine_folders()})
 
-    def text(self, text: str) -> str:
+    @cached_property
+    def _patterns(self) -> tuple[tuple[str, re.Pattern[str], str], ...]:
+        """Each prefix, its pattern (compiled once: every record string goes through :meth:`text`), what it becomes."""
+        out = []
         for prefix, name in self.pairs:
-            if len(prefix) <= 1 or prefix not in text:
-                continue
-            pattern = _START + re.escape(prefix) + _END
-            if name:
-                text = re.sub(pattern, name.replace("\\", r"\\"), text)
-            else:  # relative: "RUN/x" -> "x", "RUN" alone -> "."
-                text = re.sub(pattern + "/?", lambda m: "" if m.group(0).endswith("/") else ".", text)
+            if len(prefix) > 1:
+                tail = "" if name else "/?"  # relative: "RUN/x" -> "x", "RUN" alone -> "."
+                out.append((prefix, re.compile(_START + re.escape(prefix) + _END + tail), name))
+        return tuple(out)
+
+    def text(self, text: str) -> str:
+        for prefix, pattern, name in self._patterns:
+            if prefix in text:
+                text = pattern.sub(lambda m, name=name: name or ("" if m.group(0).endswith("/") else "."), text)
         return text
 
     def value(self, value: Any) -> Any:

@@ -106,7 +106,6 @@ class _JobData:
 
     frames: JobFrames
     mask_counts: dict[str, int]
-    frame_size: list[int]
 
 
 def _load_job(config: RunConfig, dataset: Dataset, job: Job, device: str, masks: MaskProvider) -> _JobData:
@@ -115,7 +114,7 @@ def _load_job(config: RunConfig, dataset: Dataset, job: Job, device: str, masks:
     driver_data = masks.fill(dataset.load(job.driver, job.driver_indices))
     source, driver = frames_from_data(source_data, device), frames_from_data(driver_data, device)
     frames = JobFrames.build(config, source, driver, [f.ref.name for f in driver_data])
-    return _JobData(frames, masks.origins([*source_data, *driver_data]), [int(v) for v in driver.image.shape[-2:]])
+    return _JobData(frames, masks.origins([*source_data, *driver_data]))
 
 
 def _failed(record: RunDirectory, model: str, job: Job, file: str | None, error: str) -> None:
@@ -164,7 +163,7 @@ def _process_job(
             "other_ms": max(job_ms - measured, 0.0) + inputs_ms * share,
         }
         payload["masks"] = data.mask_counts
-        payload["frame_size"] = data.frame_size
+        payload["frame_size"] = [int(v) for v in data.frames.driver.image.shape[-2:]]
         record.write_part(m.spec.name, job.id, {"model": m.spec.name, "protocol": job.protocol, "job": job.id,
                                                 "status": "ok", **payload})  # fmt: skip
         generated += len(data.frames.driver)
@@ -191,11 +190,11 @@ def _run_jobs(
             return error
 
     generated = 0
-    with Prefetcher(load_or_error, [job for job in jobs if _pending(record, models, job)]) as ahead:
+    pending = {job.id: _pending(record, models, job) for job in jobs}  # only this loop writes parts: fixed up front
+    with Prefetcher(load_or_error, [job for job in jobs if pending[job.id]]) as ahead:
         for job in tqdm(jobs, desc="jobs", unit="job", disable=None if progress else True):
-            pending = _pending(record, models, job)
-            if pending:
-                generated += _process_job(job, ahead.take(job), pending, record, runner)
+            if pending[job.id]:
+                generated += _process_job(job, ahead.take(job), pending[job.id], record, runner)
             if on_job_done is not None:
                 on_job_done(job)
     return generated

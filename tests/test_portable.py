@@ -41,7 +41,7 @@ def test_report_style_names_each_runs_parent_bench_runs(tmp_path: Path) -> None:
     text = f"run ({run}); weights {site}/m/x.dat; {tmp_path}/runs-other/x"
     out = PathStyle.for_report([run]).text(text)
     assert out == f"run (bench-runs/20261201-000000-default); weights $SITE_PACKAGES/m/x.dat; {tmp_path}/runs-other/x"
-    relative = Path(".nox/report/tmp/runs-1/r")  # as `nox -s report` passes it
+    relative = Path("out/tmp/runs-1/r")  # a relative run path, as `nox -s report` passes its own
     style = PathStyle.for_report([relative])
     assert style.text(f"run ({relative}); --out {relative.parent} --x") == "run (bench-runs/r); --out bench-runs --x"
 
